@@ -1,0 +1,29 @@
+import type {
+  Deployment,
+  DestinationRule,
+  Labels,
+  Pod,
+  ReplicaSet,
+  Service,
+  VirtualService,
+} from '../istio/types.js';
+
+export interface Namespace {
+  kind: 'Namespace';
+  metadata: { name: string; namespace?: string; labels?: Labels; annotations?: Labels };
+}
+
+/**
+ * What the rules may know about the cluster. Read-only and synchronous: the
+ * webhook backs it with watch caches, `preflight` with files. Nothing behind
+ * it may call the API server.
+ */
+export interface ClusterState {
+  namespace(name: string): Namespace | undefined;
+  destinationRules(namespace: string): readonly DestinationRule[];
+  virtualServices(): readonly VirtualService[];
+  service(namespace: string, name: string): Service | undefined;
+  pods(namespace: string): readonly Pod[];
+  replicaSet(namespace: string, name: string): ReplicaSet | undefined;
+  deployment(namespace: string, name: string): Deployment | undefined;
+}

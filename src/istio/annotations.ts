@@ -1,0 +1,29 @@
+// Every label and annotation bluegreen-guard reads or writes. One place, so the
+// webhook, the watcher, the chart and the docs agree on the spelling.
+
+export const PREFIX = 'bluegreen-guard.io/';
+
+/** Namespace label that opts a namespace in: `bluegreen-guard.io/guard=enabled`. */
+export const GUARD_LABEL = `${PREFIX}guard`;
+/** Per-object override of the namespace opt-in (`enabled` | `disabled`), annotation on a VirtualService. */
+export const GUARD_ANNOTATION = `${PREFIX}guard`;
+
+/** The rollback target. Written by the watcher when a cutover is confirmed stable. */
+export const STABLE_SUBSET = `${PREFIX}stable-subset`;
+export const DEFAULT_STABLE_SUBSET = 'green';
+export const DEFAULT_CANDIDATE_SUBSET = 'blue';
+
+/** Rule modes, on a Namespace or a VirtualService/DestinationRule: `canary-first=deny,probes=warn`. */
+export const RULE_MODES = `${PREFIX}rules`;
+
+/** Break-glass: a non-empty reason lets members of the configured groups override denials. */
+export const BREAK_GLASS = `${PREFIX}break-glass`;
+
+// Watcher state, recorded on the VirtualService so restarts and leader changes keep it.
+export const CANDIDATE_SUBSET = `${PREFIX}candidate-subset`;
+export const CUTOVER_STARTED_AT = `${PREFIX}cutover-started-at`;
+export const FULL_TRAFFIC_AT = `${PREFIX}full-traffic-at`;
+export const ROLLED_BACK_AT = `${PREFIX}rolled-back-at`;
+export const ROLLBACK_REASON = `${PREFIX}rollback-reason`;
+export const PREVIOUS_WEIGHTS = `${PREFIX}previous-weights`;
+export const STABLE_SINCE = `${PREFIX}stable-since`;

@@ -1,0 +1,53 @@
+// The contract between the rule core and everything that carries a verdict:
+// the admission transport, the `preflight` CLI and the tests.
+import type { IstioObject } from '../istio/types.js';
+
+export const RULE_IDS = [
+  'subset-exists',
+  'subset-in-use',
+  'subset-selects-pods',
+  'version-labels',
+  'probes',
+  'pods-ready',
+  'zero-start',
+  'weights',
+  'metrics-scraped',
+  'canary-first',
+] as const;
+export type RuleId = (typeof RULE_IDS)[number];
+
+export type RuleMode = 'deny' | 'warn' | 'off';
+export type Severity = 'deny' | 'warn';
+
+export interface Finding {
+  rule: RuleId;
+  severity: Severity;
+  /** `Kind/namespace/name` of the object the finding is about. */
+  object: string;
+  /** What is wrong and how to fix it, in one or two sentences. */
+  message: string;
+}
+
+export interface Requester {
+  username: string;
+  groups: readonly string[];
+}
+
+export interface ReviewInput {
+  operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+  object: IstioObject | undefined;
+  oldObject: IstioObject | undefined;
+  dryRun: boolean;
+  requester: Requester;
+}
+
+/** Why a review was allowed without applying the rules' denials. */
+export type Exemption = 'watcher' | 'break-glass' | 'rollback' | 'not-guarded';
+
+export interface ReviewVerdict {
+  allowed: boolean;
+  findings: Finding[];
+  exemption?: Exemption;
+  /** Recorded by the API server in its audit log (AdmissionResponse.auditAnnotations). */
+  auditAnnotations: Record<string, string>;
+}
