@@ -13,6 +13,12 @@ bins=(kube-apiserver kubectl etcd)
 have_all() { for b in "${bins[@]}"; do [ -x "$out/$b" ] || return 1; done; }
 if have_all; then echo "$out"; exit 0; fi
 
+# Two test processes may ask at once: one builds, the other waits for it.
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.build.lock"
+flock 9
+if have_all; then echo "$out"; exit 0; fi
+
 command -v go >/dev/null || { echo "test/kube/build.sh: Go is not installed; install Go 1.25 or newer to build the test control plane" >&2; exit 1; }
 echo "building kube-apiserver, kubectl ($k8s_version) and etcd into $out (cold build: several minutes on 2 cores)..." >&2
 tmp="$out.tmp.$$"
