@@ -1,0 +1,93 @@
+// The webhook's HTTPS face: one admission route with its wrappers composed
+// here, where it is registered, plus the health endpoints.
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import { admissionTransport } from './admission-transport.js';
+import { compose, judgeHandler, withErrorsAsErrored, withGuardFilter, withReviewLog, type Judge, type ReviewLogLine } from './admission-wrappers.js';
+import { healthResponse, type Readiness } from './health.js';
+import type { AdmissionMetrics } from './metrics.js';
+import type { ServingCertificate } from './tls.js';
+import type { ReviewInput } from './verdict.js';
+
+export const DEFAULT_ADMISSION_PATH = '/validate';
+
+/** Where review lines and refused requests are written; a pino logger fits. */
+export interface WebhookLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface WebhookAppOptions {
+  judge: Judge;
+  /** Objects that are not guarded are allowed without running the rules. */
+  isGuarded: (input: ReviewInput) => boolean;
+  readiness: Readiness;
+  metrics: AdmissionMetrics;
+  log: WebhookLog;
+  bodyLimitBytes: number;
+  admissionPath?: string;
+}
+
+export function createWebhookApp(options: WebhookAppOptions): Express {
+  const { metrics, log } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+
+  const reviewHandler = compose(
+    [
+      withReviewLog((line: ReviewLogLine) => log.info(line, 'admission review')),
+      metrics.wrapper(),
+      withErrorsAsErrored(),
+      withGuardFilter(options.isGuarded),
+    ],
+    judgeHandler(options.judge),
+  );
+  app.post(
+    options.admissionPath ?? DEFAULT_ADMISSION_PATH,
+    admissionTransport(reviewHandler, {
+      bodyLimitBytes: options.bodyLimitBytes,
+      onRejected: (r) => {
+        metrics.observeRejected(r.httpStatus);
+        log.warn({ uid: r.uid, httpStatus: r.httpStatus, reason: r.message }, 'admission request refused');
+      },
+    }),
+  );
+
+  for (const path of ['/live', '/ready']) {
+    app.get(path, (_req, res) => {
+      const health = healthResponse(path, options.readiness);
+      if (health) res.status(health.status).type('application/json').send(health.body);
+    });
+  }
+  app.use((req, res) => {
+    res.status(404).type('text/plain').send(`not found: ${req.method} ${req.path}; admission reviews go to POST ${options.admissionPath ?? DEFAULT_ADMISSION_PATH}\n`);
+  });
+  return app;
+}
+
+/**
+ * An HTTPS server for the app. Idle connections stay open longer than the API
+ * server's client keeps them (90 s), so it never sends a review on a connection
+ * we are closing.
+ */
+export function createWebhookServer(app: Express, certificate: ServingCertificate): Server {
+  const server = createServer({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' }, app);
+  server.keepAliveTimeout = 95_000;
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 30_000;
+  return server;
+}
+
+/** Listen and resolve with the bound address (port 0 picks a free one). */
+export function listen(server: { listen(port: number, host: string, cb: () => void): unknown; address(): AddressInfo | string | null; once(ev: 'error', cb: (e: Error) => void): unknown }, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      if (address && typeof address === 'object') resolve(address);
+      else reject(new Error(`listening on ${host}:${port} gave no address`));
+    });
+  });
+}
