@@ -27,3 +27,6 @@ export const ROLLED_BACK_AT = `${PREFIX}rolled-back-at`;
 export const ROLLBACK_REASON = `${PREFIX}rollback-reason`;
 export const PREVIOUS_WEIGHTS = `${PREFIX}previous-weights`;
 export const STABLE_SINCE = `${PREFIX}stable-since`;
+
+/** Per-VirtualService smoke-test URL for the watcher's `smoke-test` rule; overrides the configured template. */
+export const SMOKE_TEST_URL = `${PREFIX}smoke-test-url`;
