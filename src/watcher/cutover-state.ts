@@ -1,0 +1,213 @@
+// Where a VirtualService stands in the runbook, read from its routes and from
+// the `bluegreen-guard.io/` annotations the watcher records on it, and what to
+// record next. State lives on the object, not in the process, so a restart, a
+// leader change or the next release (blue and green swapping roles) keeps it.
+import {
+  CANDIDATE_SUBSET,
+  CUTOVER_STARTED_AT,
+  DEFAULT_CANDIDATE_SUBSET,
+  DEFAULT_STABLE_SUBSET,
+  FULL_TRAFFIC_AT,
+  ROLLED_BACK_AT,
+  STABLE_SINCE,
+  STABLE_SUBSET,
+} from '../istio/annotations.js';
+import type { VirtualService } from '../istio/types.js';
+import type { Verdict } from './verdict.js';
+import { namesSubset, routesOf, subsetShare, type RouteView } from './route-weights.js';
+import { serviceOfHost, type ServiceRef } from './service-ref.js';
+
+export interface CutoverRoles {
+  /** Rollback target: `bluegreen-guard.io/stable-subset`, `green` when nothing is recorded. */
+  stableSubset: string;
+  /** Every other subset the service's routes name (and the recorded candidate). */
+  candidateSubsets: string[];
+}
+
+export type CutoverPhase =
+  /** No candidate gets traffic and no cutover is recorded. */
+  | 'idle'
+  /** The last cutover was rolled back and no candidate has had traffic since. */
+  | 'rolled-back'
+  /** A candidate gets traffic and the stable subset still gets some. */
+  | 'cutover'
+  /** The stable subset gets no traffic on any route of the service. */
+  | 'full-traffic';
+
+export interface ActiveCandidate {
+  subset: string;
+  /** Largest share of any route (0–100]. */
+  maxSharePercent: number;
+  /** The service its busiest destination names, as Istio's metrics label it. */
+  service: ServiceRef;
+}
+
+export interface CutoverState {
+  roles: CutoverRoles;
+  phase: CutoverPhase;
+  /** Candidates that get traffic now, busiest first. */
+  active: ActiveCandidate[];
+  /** Whether the traffic seen now belongs to a cutover already recorded (false: it began since). */
+  recorded: boolean;
+  cutoverStartedAt: Date | undefined;
+  fullTrafficAt: Date | undefined;
+  rolledBackAt: Date | undefined;
+  stableSince: Date | undefined;
+}
+
+type Annotations = Readonly<Record<string, string>>;
+
+export function readCutoverState(vs: VirtualService): CutoverState {
+  const a: Annotations = vs.metadata.annotations ?? {};
+  const routes = routesOf(vs);
+  const roles = rolesOf(vs, routes, a);
+  const active = activeCandidates(vs, routes, roles);
+  const cutoverStartedAt = time(a[CUTOVER_STARTED_AT]);
+  const rolledBackAt = time(a[ROLLED_BACK_AT]);
+  const stableSince = time(a[STABLE_SINCE]);
+  const rolledBack = rolledBackAt !== undefined && !isBefore(rolledBackAt, cutoverStartedAt) && !isBefore(rolledBackAt, stableSince);
+  const recorded = cutoverStartedAt !== undefined && !rolledBack;
+  let phase: CutoverPhase;
+  if (active.length === 0) phase = rolledBack ? 'rolled-back' : 'idle';
+  else phase = stableGetsNoTraffic(routes, roles) ? 'full-traffic' : 'cutover';
+  return { roles, phase, active, recorded, cutoverStartedAt, fullTrafficAt: time(a[FULL_TRAFFIC_AT]), rolledBackAt, stableSince };
+}
+
+/** When the cutover the traffic belongs to began: recorded, or now when it is new. */
+export function cutoverStart(state: CutoverState, now: Date): Date | undefined {
+  if (state.active.length === 0) return undefined;
+  return state.recorded ? state.cutoverStartedAt : now;
+}
+
+/** Annotation writes: a string sets, null removes. */
+export type AnnotationChanges = Record<string, string | null>;
+
+export type CutoverTransition =
+  | { kind: 'none' }
+  /** A candidate's weight rose above 0 outside any recorded cutover. */
+  | { kind: 'cutover-began'; candidate: string; annotations: AnnotationChanges }
+  | { kind: 'full-traffic-reached'; annotations: AnnotationChanges }
+  /** The stable subset got traffic back (a human stepped back): the hold starts over next time. */
+  | { kind: 'full-traffic-left'; annotations: AnnotationChanges }
+  /** Candidate traffic went back to 0 without a rollback by the watcher. */
+  | { kind: 'cutover-ended'; annotations: AnnotationChanges }
+  /** A breach at full traffic that was not rolled back (dry run, blocked route): the hold starts over. */
+  | { kind: 'hold-restarted'; annotations: AnnotationChanges }
+  /** The seed's 10-minute hold passed: the candidate becomes the stable subset, roles swap. */
+  | { kind: 'confirmed-stable'; stable: string; previousStable: string; annotations: AnnotationChanges };
+
+export interface CutoverPolicy {
+  /** Time at full candidate traffic without a breach before the cutover is recorded stable. */
+  holdSeconds: number;
+}
+
+/**
+ * What to record after this cycle. `verdict` is the cycle's combined verdict for
+ * the service, `undefined` when it was not evaluated. Only healthy or warning
+ * counts towards the hold: no data is never a silent pass.
+ */
+export function decideCutover(state: CutoverState, now: Date, verdict: Verdict | undefined, policy: CutoverPolicy): CutoverTransition {
+  const stamp = now.toISOString();
+  const top = state.active[0];
+  if (!top) {
+    if (!state.recorded || state.cutoverStartedAt === undefined) return { kind: 'none' };
+    return { kind: 'cutover-ended', annotations: { [CUTOVER_STARTED_AT]: null, [FULL_TRAFFIC_AT]: null } };
+  }
+  if (!state.recorded) {
+    return {
+      kind: 'cutover-began',
+      candidate: top.subset,
+      annotations: {
+        [CUTOVER_STARTED_AT]: stamp,
+        [CANDIDATE_SUBSET]: top.subset,
+        [FULL_TRAFFIC_AT]: state.phase === 'full-traffic' ? stamp : null,
+      },
+    };
+  }
+  if (state.phase !== 'full-traffic') {
+    return state.fullTrafficAt ? { kind: 'full-traffic-left', annotations: { [FULL_TRAFFIC_AT]: null } } : { kind: 'none' };
+  }
+  if (!state.fullTrafficAt) return { kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: stamp } };
+  if (verdict === 'breached') return { kind: 'hold-restarted', annotations: { [FULL_TRAFFIC_AT]: stamp } };
+  const heldMs = now.getTime() - state.fullTrafficAt.getTime();
+  if ((verdict === 'healthy' || verdict === 'warning') && heldMs >= policy.holdSeconds * 1000) {
+    const previousStable = state.roles.stableSubset;
+    return {
+      kind: 'confirmed-stable',
+      stable: top.subset,
+      previousStable,
+      annotations: {
+        [STABLE_SUBSET]: top.subset,
+        [CANDIDATE_SUBSET]: previousStable,
+        [STABLE_SINCE]: stamp,
+        [CUTOVER_STARTED_AT]: null,
+        [FULL_TRAFFIC_AT]: null,
+      },
+    };
+  }
+  return { kind: 'none' };
+}
+
+function rolesOf(vs: VirtualService, routes: readonly RouteView[], a: Annotations): CutoverRoles {
+  const recordedStable = nonEmpty(a[STABLE_SUBSET]);
+  const recordedCandidate = nonEmpty(a[CANDIDATE_SUBSET]);
+  const stableSubset = recordedStable ?? DEFAULT_STABLE_SUBSET;
+  const anchor = [stableSubset, recordedCandidate ?? (recordedStable ? undefined : DEFAULT_CANDIDATE_SUBSET)].filter(
+    (s): s is string => s !== undefined && s !== stableSubset,
+  );
+  // The service is whatever the stable (or recorded candidate) subset routes to;
+  // other subsets of that same service are candidates, whatever their names.
+  const services = new Set<string>();
+  for (const r of routes) {
+    for (const d of r.destinations) {
+      if (d.subset === stableSubset || anchor.includes(d.subset ?? '')) services.add(serviceKeyOf(d.host, vs));
+    }
+  }
+  const candidates = new Set<string>(anchor);
+  for (const r of routes) {
+    for (const d of r.destinations) {
+      if (d.subset !== undefined && d.subset !== stableSubset && services.has(serviceKeyOf(d.host, vs))) candidates.add(d.subset);
+    }
+  }
+  return { stableSubset, candidateSubsets: [...candidates] };
+}
+
+function activeCandidates(vs: VirtualService, routes: readonly RouteView[], roles: CutoverRoles): ActiveCandidate[] {
+  const best = new Map<string, { share: number; host: string }>();
+  for (const r of routes) {
+    for (const d of r.destinations) {
+      if (d.subset === undefined || !roles.candidateSubsets.includes(d.subset) || d.sharePercent <= 0) continue;
+      const prev = best.get(d.subset);
+      if (!prev || d.sharePercent > prev.share) best.set(d.subset, { share: d.sharePercent, host: d.host });
+    }
+  }
+  return [...best.entries()]
+    .map(([subset, b]) => ({ subset, maxSharePercent: b.share, service: serviceOfHost(b.host, vs.metadata.namespace) }))
+    .sort((x, y) => y.maxSharePercent - x.maxSharePercent);
+}
+
+/** Full traffic: no route that names the stable subset or a candidate gives the stable subset any share. */
+function stableGetsNoTraffic(routes: readonly RouteView[], roles: CutoverRoles): boolean {
+  return routes
+    .filter((r) => namesSubset(r, roles.stableSubset) || roles.candidateSubsets.some((c) => namesSubset(r, c)))
+    .every((r) => subsetShare(r, roles.stableSubset) === 0);
+}
+
+function serviceKeyOf(host: string, vs: VirtualService): string {
+  const s = serviceOfHost(host, vs.metadata.namespace);
+  return `${s.namespace}/${s.name}`;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
+}
+
+function time(v: string | undefined): Date | undefined {
+  if (v === undefined) return undefined;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+function isBefore(a: Date, b: Date | undefined): boolean {
+  return b !== undefined && a.getTime() < b.getTime();
+}

@@ -1,0 +1,162 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  CANDIDATE_SUBSET,
+  CUTOVER_STARTED_AT,
+  FULL_TRAFFIC_AT,
+  ROLLED_BACK_AT,
+  STABLE_SINCE,
+  STABLE_SUBSET,
+} from '../../../src/istio/annotations.js';
+import { cutoverStart, decideCutover, readCutoverState } from '../../../src/watcher/cutover-state.js';
+import type { Verdict } from '../../../src/watcher/verdict.js';
+import { http, virtualService } from './support/virtual-services.js';
+
+const T0 = '2025-03-02T10:00:00.000Z';
+const at = (seconds: number): Date => new Date(Date.parse(T0) + seconds * 1000);
+const policy = { holdSeconds: 600 };
+
+describe('readCutoverState: roles', () => {
+  it('defaults to green stable and blue candidate only when nothing is recorded', () => {
+    const s = readCutoverState(virtualService(http('green:100 blue:0')));
+    expect(s.roles).toEqual({ stableSubset: 'green', candidateSubsets: ['blue'] });
+    expect(s.phase).toBe('idle');
+  });
+
+  it('takes the stable subset from the annotation, and every other subset of the same service as a candidate', () => {
+    const s = readCutoverState(virtualService(http('v1:100 v2:0', 'v1:50 v3:50'), { [STABLE_SUBSET]: 'v1' }));
+    expect(s.roles).toEqual({ stableSubset: 'v1', candidateSubsets: ['v2', 'v3'] });
+  });
+
+  it('keeps swapped roles in the next release: blue stable, green candidate', () => {
+    const s = readCutoverState(virtualService(http('blue:100 green:0'), { [STABLE_SUBSET]: 'blue', [CANDIDATE_SUBSET]: 'green' }));
+    expect(s.roles).toEqual({ stableSubset: 'blue', candidateSubsets: ['green'] });
+  });
+
+  it('does not take subsets of another service in the same VirtualService for candidates', () => {
+    const s = readCutoverState(virtualService(http('green:100 blue:0', 'v2@ratings:100')));
+    expect(s.roles.candidateSubsets).toEqual(['blue']);
+    expect(s.active).toEqual([]);
+  });
+
+  it('names the service of the busiest candidate destination the way Istio labels it', () => {
+    const s = readCutoverState(virtualService(http('green@reviews.shop.svc.cluster.local:70 blue@reviews.shop.svc.cluster.local:30', 'green:95 blue:5')));
+    expect(s.active).toEqual([{ subset: 'blue', maxSharePercent: 30, service: { namespace: 'shop', name: 'reviews' } }]);
+  });
+});
+
+describe('readCutoverState: phases', () => {
+  it.each([
+    ['no candidate traffic', http('green:100 blue:0'), {}, 'idle', false],
+    ['a canary', http('green:99 blue:1'), {}, 'cutover', false],
+    ['full traffic on every route', http('green:0 blue:100', 'blue'), {}, 'full-traffic', false],
+    ['full on one route, stable still served on another', http('green:0 blue:100', 'green:100 blue:0'), {}, 'cutover', false],
+    ['a recorded cutover', http('green:50 blue:50'), { [CUTOVER_STARTED_AT]: T0 }, 'cutover', true],
+    ['rolled back since the cutover began', http('green:100 blue:0'), { [CUTOVER_STARTED_AT]: T0, [ROLLED_BACK_AT]: at(120).toISOString() }, 'rolled-back', false],
+    ['a rollback from a release already confirmed stable', http('green:100 blue:0'), { [ROLLED_BACK_AT]: T0, [STABLE_SINCE]: at(3600).toISOString() }, 'idle', false],
+    ['an unreadable cutover time', http('green:50 blue:50'), { [CUTOVER_STARTED_AT]: 'yesterday' }, 'cutover', false],
+  ] as const)('%s', (_name, routes, annotations, phase, recorded) => {
+    const s = readCutoverState(virtualService(routes, annotations));
+    expect(s.phase).toBe(phase);
+    expect(s.recorded).toBe(recorded);
+  });
+});
+
+describe('decideCutover', () => {
+  const now = at(900);
+
+  it('records a cutover when a candidate weight rises above 0', () => {
+    const s = readCutoverState(virtualService(http('green:99 blue:1')));
+    expect(decideCutover(s, now, 'healthy', policy)).toEqual({
+      kind: 'cutover-began',
+      candidate: 'blue',
+      annotations: { [CUTOVER_STARTED_AT]: now.toISOString(), [CANDIDATE_SUBSET]: 'blue', [FULL_TRAFFIC_AT]: null },
+    });
+    expect(cutoverStart(s, now)).toEqual(now);
+  });
+
+  it('records full traffic at once when the cutover jumps straight to 100 %', () => {
+    const s = readCutoverState(virtualService(http('green:0 blue:100')));
+    expect(decideCutover(s, now, undefined, policy)).toMatchObject({ kind: 'cutover-began', annotations: { [FULL_TRAFFIC_AT]: now.toISOString() } });
+  });
+
+  it('records when the stable subset stops getting traffic, and forgets it when it gets some back', () => {
+    const full = readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0 }));
+    expect(decideCutover(full, now, 'healthy', policy)).toEqual({ kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: now.toISOString() } });
+    const back = readCutoverState(virtualService(http('green:50 blue:50'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_AT]: T0 }));
+    expect(decideCutover(back, now, 'healthy', policy)).toEqual({ kind: 'full-traffic-left', annotations: { [FULL_TRAFFIC_AT]: null } });
+  });
+
+  const held = () =>
+    readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_AT]: at(60).toISOString() }));
+
+  it.each<[number, Verdict | undefined, string]>([
+    [599, 'healthy', 'none'],
+    [600, 'healthy', 'confirmed-stable'],
+    [600, 'warning', 'confirmed-stable'],
+    [601, 'no-data', 'none'],
+    [601, 'error', 'none'],
+    [601, undefined, 'none'],
+    [601, 'breached', 'hold-restarted'],
+    [300, 'breached', 'hold-restarted'],
+  ])('after %i s at full traffic with verdict %s: %s', (seconds, verdict, kind) => {
+    expect(decideCutover(held(), at(60 + seconds), verdict, policy).kind).toBe(kind);
+  });
+
+  it('on confirmation, makes the candidate the stable subset and the old stable the next candidate', () => {
+    const t = at(60 + 600);
+    expect(decideCutover(held(), t, 'healthy', policy)).toEqual({
+      kind: 'confirmed-stable',
+      stable: 'blue',
+      previousStable: 'green',
+      annotations: {
+        [STABLE_SUBSET]: 'blue',
+        [CANDIDATE_SUBSET]: 'green',
+        [STABLE_SINCE]: t.toISOString(),
+        [CUTOVER_STARTED_AT]: null,
+        [FULL_TRAFFIC_AT]: null,
+      },
+    });
+  });
+
+  it('a hold measured in seconds from config, not the seed default', () => {
+    expect(decideCutover(held(), at(90), 'healthy', { holdSeconds: 30 }).kind).toBe('confirmed-stable');
+  });
+
+  it('ends a recorded cutover whose candidate went back to 0 without a rollback by the watcher', () => {
+    const s = readCutoverState(virtualService(http('green:100 blue:0'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_AT]: T0 }));
+    expect(decideCutover(s, now, undefined, policy)).toEqual({ kind: 'cutover-ended', annotations: { [CUTOVER_STARTED_AT]: null, [FULL_TRAFFIC_AT]: null } });
+  });
+
+  it('records nothing for a rolled-back service until a new cutover begins', () => {
+    const rolledBack = { [CUTOVER_STARTED_AT]: T0, [ROLLED_BACK_AT]: at(120).toISOString() };
+    const quiet = readCutoverState(virtualService(http('green:100 blue:0'), rolledBack));
+    expect(decideCutover(quiet, now, undefined, policy)).toEqual({ kind: 'none' });
+    const again = readCutoverState(virtualService(http('green:90 blue:10'), rolledBack));
+    expect(again.recorded).toBe(false);
+    expect(decideCutover(again, now, 'healthy', policy)).toMatchObject({ kind: 'cutover-began', candidate: 'blue' });
+  });
+
+  it('walks a whole release and the next one with roles swapped', () => {
+    let annotations: Record<string, string> = {};
+    const step = (routes: string, t: Date, verdict: Verdict | undefined): string => {
+      const d = decideCutover(readCutoverState(virtualService(http(routes), annotations)), t, verdict, policy);
+      if (d.kind !== 'none') {
+        for (const [k, v] of Object.entries(d.annotations)) {
+          if (v === null) delete annotations[k];
+          else annotations = { ...annotations, [k]: v };
+        }
+      }
+      return d.kind;
+    };
+    expect(step('green:100 blue:0', at(0), undefined)).toBe('none');
+    expect(step('green:99 blue:1', at(10), 'healthy')).toBe('cutover-began');
+    expect(step('green:0 blue:100', at(100), 'healthy')).toBe('full-traffic-reached');
+    expect(step('green:0 blue:100', at(400), 'warning')).toBe('none');
+    expect(step('green:0 blue:100', at(700), 'healthy')).toBe('confirmed-stable');
+    expect(annotations).toMatchObject({ [STABLE_SUBSET]: 'blue', [CANDIDATE_SUBSET]: 'green' });
+    expect(step('green:0 blue:100', at(800), undefined)).toBe('none');
+    expect(step('green:20 blue:80', at(900), 'healthy')).toBe('cutover-began');
+    expect(annotations[CANDIDATE_SUBSET]).toBe('green');
+    expect(readCutoverState(virtualService(http('green:20 blue:80'), annotations)).roles.stableSubset).toBe('blue');
+  });
+});
