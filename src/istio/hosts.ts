@@ -1,0 +1,40 @@
+// Host names the way Istio reads them. A short name (no dot) is relative to
+// the namespace of the object that names it; anything with a dot is taken as
+// written (Istio's ResolveShortnameToFQDN), so `web.shop` is NOT
+// `web.shop.svc.cluster.local`.
+
+/** Fully qualified form of `host` as named by an object in `namespace`. */
+export function resolveHost(host: string, namespace: string, clusterDomain: string): string {
+  if (host === '' || host === '*' || host.includes('.') || isIpAddress(host)) return host;
+  return `${host}.${namespace}.svc.${clusterDomain}`;
+}
+
+/** The Kubernetes Service behind a fully qualified host, if it is one (`name.ns.svc.<domain>`). */
+export function serviceOfHost(fqdn: string, clusterDomain: string): { namespace: string; name: string } | undefined {
+  const suffix = `.svc.${clusterDomain}`;
+  if (!fqdn.endsWith(suffix)) return undefined;
+  const parts = fqdn.slice(0, -suffix.length).split('.');
+  if (parts.length !== 2 || parts.some((p) => p === '' || p === '*')) return undefined;
+  const [name, namespace] = parts as [string, string];
+  return { namespace, name };
+}
+
+/**
+ * Whether a DestinationRule host (maybe a wildcard like `*.shop.svc.cluster.local`)
+ * covers a concrete destination host. Both fully qualified.
+ */
+export function hostCovers(ruleHost: string, host: string): boolean {
+  if (ruleHost === host) return true;
+  if (ruleHost === '*') return true;
+  if (ruleHost.startsWith('*.')) return host.endsWith(ruleHost.slice(1));
+  return false;
+}
+
+/** How specific a rule host is: an exact host beats any wildcard, a longer wildcard beats a shorter one. */
+export function hostSpecificity(ruleHost: string): number {
+  return ruleHost.startsWith('*') ? ruleHost.length : Number.MAX_SAFE_INTEGER;
+}
+
+function isIpAddress(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+}

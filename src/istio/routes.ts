@@ -1,0 +1,129 @@
+// The routes of a VirtualService as traffic sees them: every http, tcp and tls
+// route with its destinations' hosts resolved and their weights turned into
+// shares of the route's traffic, plus http mirrors.
+import { resolveHost } from './hosts.js';
+import type { Destination, RouteDestination, VirtualService } from './types.js';
+
+export type RouteKind = 'http' | 'tcp' | 'tls';
+
+export interface RoutedDestination {
+  /** Fully qualified host. */
+  host: string;
+  /** The host as the VirtualService writes it. */
+  writtenHost: string;
+  subset: string | undefined;
+  /** The weight as written (may be absent or invalid; see the `weights` rule). */
+  weight: unknown;
+  /** Share of the route's traffic, 0..100. */
+  sharePercent: number;
+}
+
+export interface MirrorDestination {
+  host: string;
+  writtenHost: string;
+  subset: string | undefined;
+  /** `mirror` or `mirrors[i]`. */
+  field: string;
+}
+
+export interface Route {
+  kind: RouteKind;
+  index: number;
+  /**
+   * Identity of the route across an update: its name, else its match
+   * conditions, so inserting a route above it does not make it "new".
+   */
+  key: string;
+  /** How messages name the route: `http[0]` or `http[0] "primary"`. */
+  label: string;
+  destinations: RoutedDestination[];
+  mirrors: MirrorDestination[];
+}
+
+/** Key of a destination within a route: host and subset. */
+export function destinationKey(d: { host: string; subset: string | undefined }): string {
+  return `${d.host}|${d.subset ?? ''}`;
+}
+
+/**
+ * Istio's weight semantics: a lone destination takes all the traffic whatever
+ * its weight; otherwise weights are relative (weight / total).
+ */
+export function sharesPercent(weights: readonly unknown[]): number[] {
+  if (weights.length === 1) return [100];
+  const usable = weights.map((w) => (typeof w === 'number' && Number.isFinite(w) && w > 0 ? w : 0));
+  const total = usable.reduce((a, b) => a + b, 0);
+  return usable.map((w) => (total > 0 ? (w / total) * 100 : 0));
+}
+
+export function routesOf(vs: VirtualService, clusterDomain: string): Route[] {
+  const namespace = vs.metadata.namespace;
+  const resolve = (d: Destination | undefined) => {
+    const writtenHost = typeof d?.host === 'string' ? d.host : '';
+    const subset = typeof d?.subset === 'string' && d.subset !== '' ? d.subset : undefined;
+    return { host: resolveHost(writtenHost, namespace, clusterDomain), writtenHost, subset };
+  };
+  const routes: Route[] = [];
+  const seen = new Map<string, number>();
+  for (const kind of ['http', 'tcp', 'tls'] as const) {
+    const list = asArray(vs.spec[kind]);
+    list.forEach((raw, index) => {
+      const r = asRecord(raw);
+      const name = typeof r.name === 'string' && r.name !== '' ? r.name : undefined;
+      let key = `${kind}:${name !== undefined ? `name=${name}` : `match=${stableJson(r.match ?? null)}`}`;
+      const n = seen.get(key) ?? 0;
+      seen.set(key, n + 1);
+      if (n > 0) key += `#${n}`;
+      const routeDestinations = asArray(r.route) as RouteDestination[];
+      const shares = sharesPercent(routeDestinations.map((rd) => asRecord(rd).weight));
+      const destinations = routeDestinations.map((rd, i) => ({
+        ...resolve(asRecord(rd).destination as Destination | undefined),
+        weight: asRecord(rd).weight,
+        sharePercent: shares[i] ?? 0,
+      }));
+      const mirrors: MirrorDestination[] = [];
+      if (kind === 'http') {
+        if (r.mirror != null) mirrors.push({ ...resolve(r.mirror as Destination), field: 'mirror' });
+        asArray(r.mirrors).forEach((m, i) => {
+          mirrors.push({ ...resolve(asRecord(m).destination as Destination | undefined), field: `mirrors[${i}]` });
+        });
+      }
+      const label = `${kind}[${index}]${name !== undefined ? ` "${name}"` : ''}`;
+      routes.push({ kind, index, key, label, destinations, mirrors });
+    });
+  }
+  return routes;
+}
+
+/** Share a subset of a host gets in a route (0 when absent). */
+export function shareIn(route: Route | undefined, key: string): number {
+  if (!route) return 0;
+  let share = 0;
+  for (const d of route.destinations) if (destinationKey(d) === key) share += d.sharePercent;
+  return share;
+}
+
+/** `40%`, `33.3%`: how messages print a share. */
+export function formatPercent(share: number): string {
+  return `${Number.isInteger(share) ? share : Math.round(share * 10) / 10}%`;
+}
+
+function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}

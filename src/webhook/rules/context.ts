@@ -1,0 +1,58 @@
+// Cluster reads for one review, memoised: a review looks at a handful of
+// hosts and namespaces, and reads each once however many rules ask.
+import type { ClusterState } from '../../cluster/cluster-state.js';
+import { findHostRules, type HostRules } from '../../istio/destination-rules.js';
+import type { DestinationRule, Pod, VirtualService } from '../../istio/types.js';
+import type { RulesConfig } from '../rules-config.js';
+import type { VsChange } from './change.js';
+import type { ScrapeStatus } from './scrape-status.js';
+import { findBackend, type Backend } from './subset-backend.js';
+
+export class Lookup {
+  private readonly podsMemo = new Map<string, readonly Pod[]>();
+  private readonly rulesMemo = new Map<string, HostRules>();
+  private readonly backendMemo = new Map<string, Backend>();
+
+  constructor(
+    readonly state: ClusterState,
+    readonly config: RulesConfig,
+    /** DestinationRules of a namespace; defaults to the state's, overridden to judge a DestinationRule change. */
+    readonly rulesIn: (namespace: string) => readonly DestinationRule[] = (ns) => state.destinationRules(ns),
+  ) {}
+
+  pods(namespace: string): readonly Pod[] {
+    let pods = this.podsMemo.get(namespace);
+    if (!pods) this.podsMemo.set(namespace, (pods = this.state.pods(namespace)));
+    return pods;
+  }
+
+  hostRules(host: string, fromNamespace: string): HostRules {
+    const key = `${fromNamespace}|${host}`;
+    let found = this.rulesMemo.get(key);
+    if (!found) this.rulesMemo.set(key, (found = findHostRules(host, fromNamespace, this.rulesIn, this.config)));
+    return found;
+  }
+
+  backend(host: string, subset: string, fromNamespace: string): Backend {
+    const key = `${fromNamespace}|${host}|${subset}`;
+    let found = this.backendMemo.get(key);
+    if (!found) {
+      found = findBackend(this.state, (ns) => this.pods(ns), host, subset, this.hostRules(host, fromNamespace), this.config.clusterDomain);
+      this.backendMemo.set(key, found);
+    }
+    return found;
+  }
+}
+
+/** Everything a VirtualService rule reads. */
+export interface VsRuleInput {
+  vs: VirtualService;
+  /** `VirtualService/shop/web`, for findings. */
+  object: string;
+  /** `VirtualService shop/web`, for messages. */
+  name: string;
+  change: VsChange;
+  lookup: Lookup;
+  config: RulesConfig;
+  scrape: ScrapeStatus | undefined;
+}

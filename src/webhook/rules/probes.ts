@@ -1,0 +1,40 @@
+// probes: every container of the workload behind a candidate whose share
+// rises has a readinessProbe and a livenessProbe (runbook checklist).
+import { raisedCandidates, routingPhrase } from './change.js';
+import type { VsRuleInput } from './context.js';
+import type { Issue } from './issue.js';
+import { workloadName } from './subset-backend.js';
+
+export function checkProbes({ vs, object, name, change, lookup }: VsRuleInput): Issue[] {
+  const issues: Issue[] = [];
+  for (const s of raisedCandidates(change)) {
+    const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
+    if (backend.kind !== 'pods') continue;
+    for (const w of backend.workloads) {
+      const what = `${name} ${routingPhrase(s)}`;
+      if (!w.deployment) {
+        issues.push({
+          rule: 'probes',
+          object,
+          advisory: true,
+          message: w.ownerUnknown
+            ? `${what}, but its pods' owner ${workloadName(w)} is not in the cluster state, so their probes cannot be checked. Fix: include the pods' ReplicaSets and Deployments in the state.`
+            : `${what}, whose pods belong to ${workloadName(w)}, not to a Deployment, so their probes cannot be checked. Fix: run the version as a Deployment.`,
+        });
+        continue;
+      }
+      const lacking = w.deployment.spec.containers
+        .map((c) => ({ name: c.name, missing: [...(c.hasReadinessProbe ? [] : ['readinessProbe']), ...(c.hasLivenessProbe ? [] : ['livenessProbe'])] }))
+        .filter((c) => c.missing.length > 0);
+      if (lacking.length === 0) continue;
+      issues.push({
+        rule: 'probes',
+        object,
+        message:
+          `${what}, but ${workloadName(w)} has containers without probes: ${lacking.map((c) => `${c.name} (no ${c.missing.join(', no ')})`).join('; ')}. ` +
+          `Fix: add a readinessProbe and a livenessProbe to every container of ${workloadName(w)}, roll it out, then raise the weight.`,
+      });
+    }
+  }
+  return issues;
+}
