@@ -1,0 +1,165 @@
+// MetricsSource over Prometheus's HTTP API (/api/v1/query, /api/v1/query_range)
+// with Node's built-in fetch: keep-alive comes from its global agent, the
+// timeout from AbortSignal, and no per-sample objects beyond the ones returned.
+import type { MetricsSource, RangeSeries, RangeWindow, Sample } from './metrics-source.js';
+
+export interface PrometheusMetricsSourceOptions {
+  /** Base URL, e.g. `http://prometheus.monitoring:9090` (a path prefix is kept). */
+  url: string;
+  /** Per query, client side; also sent to Prometheus as its `timeout` parameter. */
+  timeoutMs: number;
+  /** Called after every query, answered or not: feeds the watcher's own latency metric. */
+  onQuery?: (event: QueryEvent) => void;
+  /** Injected in tests only; defaults to the global fetch. */
+  fetch?: typeof fetch;
+}
+
+export interface QueryEvent {
+  kind: 'instant' | 'range';
+  durationMs: number;
+  bytes: number;
+  ok: boolean;
+}
+
+/** Counters for benchmarks and tests: how many queries and bytes a cycle cost. */
+export interface QueryStats {
+  queries: number;
+  failures: number;
+  bytesRead: number;
+}
+
+export class PrometheusQueryError extends Error {
+  constructor(
+    message: string,
+    readonly promql: string,
+  ) {
+    super(message);
+    this.name = 'PrometheusQueryError';
+  }
+}
+
+interface ApiResponse {
+  status: 'success' | 'error';
+  errorType?: string;
+  error?: string;
+  data?: { resultType: string; result: unknown };
+}
+
+type RawSample = { metric: Record<string, string>; value: [number, string] };
+type RawSeries = { metric: Record<string, string>; values: Array<[number, string]> };
+
+export class PrometheusMetricsSource implements MetricsSource {
+  readonly stats: QueryStats = { queries: 0, failures: 0, bytesRead: 0 };
+  private readonly base: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: PrometheusMetricsSourceOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  get url(): string {
+    return this.base;
+  }
+
+  async instantQuery(promql: string, atSeconds: number): Promise<Sample[]> {
+    const data = await this.call('instant', '/api/v1/query', promql, { time: formatTime(atSeconds) });
+    if (data.resultType !== 'vector') {
+      throw new PrometheusQueryError(`Prometheus at ${this.base} returned a ${data.resultType}, not an instant vector, for: ${promql}. Fix: the query must yield a vector (aggregate with sum/max by …).`, promql);
+    }
+    return (data.result as RawSample[]).map((s) => ({ labels: s.metric, value: parseSampleValue(s.value[1]) }));
+  }
+
+  async rangeQuery(promql: string, window: RangeWindow): Promise<RangeSeries[]> {
+    const data = await this.call('range', '/api/v1/query_range', promql, {
+      start: formatTime(window.startSeconds),
+      end: formatTime(window.endSeconds),
+      step: `${window.stepSeconds}`,
+    });
+    if (data.resultType !== 'matrix') {
+      throw new PrometheusQueryError(`Prometheus at ${this.base} returned a ${data.resultType}, not a matrix, for range query: ${promql}.`, promql);
+    }
+    return (data.result as RawSeries[]).map((s) => ({
+      labels: s.metric,
+      points: s.values.map(([t, v]) => ({ atSeconds: t, value: parseSampleValue(v) })),
+    }));
+  }
+
+  /** True when Prometheus answers its readiness endpoint. */
+  async isReady(): Promise<boolean> {
+    try {
+      const res = await this.fetchImpl(`${this.base}/-/ready`, { signal: AbortSignal.timeout(this.options.timeoutMs) });
+      await res.arrayBuffer();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  private async call(kind: QueryEvent['kind'], path: string, promql: string, params: Record<string, string>): Promise<{ resultType: string; result: unknown }> {
+    const started = performance.now();
+    this.stats.queries += 1;
+    let bytes = 0;
+    let ok = false;
+    try {
+      const body = new URLSearchParams({ query: promql, ...params, timeout: `${Math.max(1, Math.floor(this.options.timeoutMs / 1000))}s` });
+      let res: Response;
+      try {
+        // POST keeps long aggregated queries out of URL length limits.
+        res = await this.fetchImpl(`${this.base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body,
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+      } catch (err) {
+        throw new PrometheusQueryError(`Prometheus at ${this.base} could not be reached (${describeFetchError(err, this.options.timeoutMs)}). Fix: check the Prometheus URL and that it is up and reachable from the watcher.`, promql);
+      }
+      let text: string;
+      try {
+        const buf = await res.arrayBuffer();
+        bytes = buf.byteLength;
+        text = new TextDecoder().decode(buf);
+      } catch (err) {
+        throw new PrometheusQueryError(`Prometheus at ${this.base} stopped answering mid-response (${describeFetchError(err, this.options.timeoutMs)}).`, promql);
+      }
+      let parsed: ApiResponse;
+      try {
+        parsed = JSON.parse(text) as ApiResponse;
+      } catch {
+        throw new PrometheusQueryError(`Prometheus at ${this.base}${path} answered HTTP ${res.status} with a body that is not JSON (${text.slice(0, 120)}). Fix: the URL must point at Prometheus itself, not at a UI or proxy page.`, promql);
+      }
+      if (!res.ok || parsed.status !== 'success' || parsed.data === undefined) {
+        throw new PrometheusQueryError(`Prometheus at ${this.base} rejected the query (HTTP ${res.status}, ${parsed.errorType ?? 'error'}: ${parsed.error ?? 'no detail'}): ${promql}. Fix: correct the query template in the watcher configuration.`, promql);
+      }
+      ok = true;
+      return parsed.data;
+    } finally {
+      this.stats.bytesRead += bytes;
+      if (!ok) this.stats.failures += 1;
+      this.options.onQuery?.({ kind, durationMs: performance.now() - started, bytes, ok });
+    }
+  }
+}
+
+/** Prometheus encodes sample values as strings, with `NaN`, `+Inf` and `-Inf`. */
+export function parseSampleValue(text: string): number {
+  if (text === '+Inf') return Infinity;
+  if (text === '-Inf') return -Infinity;
+  return Number(text);
+}
+
+function formatTime(seconds: number): string {
+  // Millisecond precision is what Prometheus keeps.
+  return (Math.round(seconds * 1000) / 1000).toString();
+}
+
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+    const cause = (err as Error & { cause?: unknown }).cause;
+    if (cause instanceof Error) return cause.message;
+    return err.message;
+  }
+  return String(err);
+}
