@@ -1,0 +1,153 @@
+// The test bed itself: a real kube-apiserver with Istio's CRDs behaves the way
+// the webhook and the watcher rely on (schema validation, no strategic merge
+// on custom resources, 409 on stale writes), and the mesh simulator follows a
+// VirtualService's weights and exposes Istio's metrics.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startControlPlane, type ControlPlane } from '../support/control-plane.js';
+import { KubeApiError, PATCH, type KubeObject } from '../support/kube-api.js';
+import { createService, createWorkload, setWorkloadReady } from '../support/workloads.js';
+
+const VS_API = 'networking.istio.io/v1';
+
+function virtualService(namespace: string, greenWeight: number): KubeObject {
+  return {
+    apiVersion: VS_API,
+    kind: 'VirtualService',
+    metadata: { name: 'reviews', namespace },
+    spec: {
+      hosts: ['reviews'],
+      http: [
+        {
+          route: [
+            { destination: { host: 'reviews', subset: 'green' }, weight: greenWeight },
+            { destination: { host: 'reviews', subset: 'blue' }, weight: 100 - greenWeight },
+          ],
+          timeout: '5s',
+        },
+      ],
+    },
+  };
+}
+
+async function statusOf(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+    return 200;
+  } catch (error) {
+    if (error instanceof KubeApiError) return error.status;
+    throw error;
+  }
+}
+
+let cp: ControlPlane;
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+}, 120_000);
+
+afterAll(async () => {
+  await cp?.stop();
+});
+
+describe('the real control plane', () => {
+  it('is ready and reports the pinned Kubernetes version', async () => {
+    const readyz = await cp.api.request('GET', '/readyz');
+    expect(readyz.status).toBe(200);
+    const version = await cp.api.call<{ gitVersion: string }>('GET', '/version');
+    expect(version.gitVersion).toBe('v1.35.4');
+  });
+
+  it('serves Istio networking CRDs, Established, at v1, v1beta1 and v1alpha3', async () => {
+    const crd = await cp.api.read<KubeObject & { spec: { versions: { name: string; served: boolean }[] } }>(
+      'apiextensions.k8s.io/v1',
+      'CustomResourceDefinition',
+      undefined,
+      'virtualservices.networking.istio.io',
+    );
+    expect(crd.spec.versions.filter((v) => v.served).map((v) => v.name).sort()).toEqual(['v1', 'v1alpha3', 'v1beta1']);
+    const kubectl = await cp.kubectl(['get', 'crd', 'destinationrules.networking.istio.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
+    expect(kubectl).toMatchObject({ code: 0, stdout: 'True' });
+  });
+
+  it('rejects a VirtualService that breaks Istio\'s schema and accepts a valid one', async () => {
+    const ns = await cp.newNamespace('schema');
+    const invalid = virtualService(ns, 100);
+    (invalid.spec as { http: { route: { weight: unknown }[] }[] }).http[0]!.route[0]!.weight = 'all of it';
+    const refused = await cp.api.request('POST', `/apis/${VS_API}/namespaces/${ns}/virtualservices`, { body: invalid });
+    expect(refused.status).toBe(422);
+    expect(refused.text).toContain('spec.http[0].route[0].weight');
+
+    const unknownField = await cp.api.request('POST', `/apis/${VS_API}/namespaces/${ns}/virtualservices`, {
+      body: { ...virtualService(ns, 100), spec: { ...(virtualService(ns, 100).spec as object), hostz: ['reviews'] } },
+      query: { fieldValidation: 'Strict' },
+    });
+    expect(unknownField.status).toBe(400);
+    expect((unknownField.body as { message: string }).message).toContain('unknown field "spec.hostz"');
+
+    const created = await cp.api.create(virtualService(ns, 100));
+    expect(created.metadata.uid).toBeTruthy();
+    const applied = await cp.kubectl(['apply', '-f', '-', '-o', 'name'], { stdin: JSON.stringify(virtualService(ns, 90)) });
+    expect(applied).toMatchObject({ code: 0, stdout: 'virtualservice.networking.istio.io/reviews\n' });
+  });
+
+  it('refuses a strategic-merge patch on a custom resource (415) and applies a JSON Patch', async () => {
+    const ns = await cp.newNamespace('patch');
+    const vs = await cp.api.create(virtualService(ns, 100));
+    const strategic = await cp.api.request('PATCH', `/apis/${VS_API}/namespaces/${ns}/virtualservices/reviews`, {
+      body: { spec: { http: [{ route: [] }] } },
+      contentType: PATCH.strategicMerge,
+    });
+    expect(strategic.status).toBe(415);
+
+    const patched = await cp.api.patch(
+      vs,
+      [
+        { op: 'test', path: '/metadata/resourceVersion', value: vs.metadata.resourceVersion },
+        { op: 'replace', path: '/spec/http/0/route/0/weight', value: 0 },
+        { op: 'replace', path: '/spec/http/0/route/1/weight', value: 100 },
+      ],
+      PATCH.json,
+    );
+    const route = (patched.spec as { http: { route: { weight: number }[]; timeout: string }[] }).http[0]!;
+    expect(route.route.map((r) => r.weight)).toEqual([0, 100]);
+    expect(route.timeout).toBe('5s');
+
+    // The `test` op on a stale resourceVersion fails the whole patch.
+    const stale = cp.api.patch(vs, [{ op: 'test', path: '/metadata/resourceVersion', value: vs.metadata.resourceVersion }], PATCH.json);
+    expect(await statusOf(stale)).toBe(422);
+  });
+
+  it('answers 409 Conflict to an update carrying a stale resourceVersion', async () => {
+    const ns = await cp.newNamespace('conflict');
+    const original = await cp.api.create(virtualService(ns, 100));
+    await cp.api.replace({ ...original, spec: virtualService(ns, 50).spec });
+    expect(await statusOf(cp.api.replace({ ...original, spec: virtualService(ns, 0).spec }))).toBe(409);
+  });
+
+  it('creates workloads the way controllers and kubelets would report them', async () => {
+    const ns = await cp.newNamespace('workloads', { guard: true });
+    const namespace = await cp.api.read('v1', 'Namespace', undefined, ns);
+    expect(namespace.metadata.labels).toMatchObject({ 'bluegreen-guard.io/guard': 'enabled' });
+    await createService(cp.api, ns, 'reviews');
+    const blue = await createWorkload(cp.api, { namespace: ns, app: 'reviews', version: 'v2', replicas: 2, ready: false });
+    expect(blue.deployment.status).toMatchObject({ replicas: 2, updatedReplicas: 2, unavailableReplicas: 2 });
+    expect((blue.deployment.status as { readyReplicas?: number }).readyReplicas ?? 0).toBe(0);
+    expect(blue.pods[0]!.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ReplicaSet', name: blue.replicaSet.metadata.name })]);
+    expect(blue.replicaSet.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Deployment', name: 'reviews-v2' })]);
+
+    await setWorkloadReady(cp.api, blue, true);
+    const pods = await cp.kubectl(['get', 'pods', '-n', ns, '-l', 'app=reviews,version=v2', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}']);
+    expect(pods.stdout).toBe('True True');
+    const rollout = await cp.kubectl(['rollout', 'status', `deployment/reviews-v2`, '-n', ns, '--timeout=5s']);
+    expect(rollout).toMatchObject({ code: 0 });
+    expect(rollout.stdout).toContain('successfully rolled out');
+  });
+
+  it('resumes service after an API server restart, with the data kept in etcd', async () => {
+    const ns = await cp.newNamespace('restart');
+    await cp.api.create(virtualService(ns, 100));
+    await cp.restartApiServer();
+    const vs = await cp.api.read(VS_API, 'VirtualService', ns, 'reviews');
+    expect(vs.metadata.name).toBe('reviews');
+  }, 60_000);
+});
