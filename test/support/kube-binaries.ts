@@ -1,7 +1,8 @@
 // Where the control-plane binaries and Istio's CRDs come from: the scripts in
 // test/kube build or download them into caches outside git and print the path.
 // The e2e global set-up resolves them once and hands the paths to the test
-// files through the environment; anything else (demo, benchmarks) asks here.
+// files through the environment (see e2eGlobalSetup below); anything else
+// (demo, benchmarks) asks here.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -56,4 +57,16 @@ export async function istioCrdsPath(): Promise<string> {
   const fromEnv = process.env[ISTIO_CRDS_ENV];
   if (fromEnv && existsSync(fromEnv)) return fromEnv;
   return runScript('istio-crds.sh', false);
+}
+
+/**
+ * Jest globalSetup of the e2e project: runs once before the test files. A cold
+ * build takes minutes, more than any beforeAll should wait; here it has no
+ * timeout and shows its progress. The paths reach the test workers through
+ * the environment. (This module imports nothing local: Jest loads a global
+ * set-up's own imports without its module mapping.)
+ */
+export default async function e2eGlobalSetup(): Promise<void> {
+  process.env[KUBE_BIN_ENV] = await kubeBinDir({ streamProgress: true });
+  process.env[ISTIO_CRDS_ENV] = await istioCrdsPath();
 }
