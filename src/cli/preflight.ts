@@ -1,4 +1,228 @@
-// Placeholder until the 'preflight' command lands; replaced by its owner.
-export function run(_argv: string[]): Promise<number> {
-  return Promise.reject(new Error("the 'preflight' command is not built yet"));
+// `bluegreen-guard preflight`: judge one VirtualService/DestinationRule change
+// offline, against cluster objects given as files, with the webhook's rule
+// core. The composition root of the command: arguments and config are read
+// and checked here, once.
+//
+//   bluegreen-guard preflight --file NEW.yaml [--old OLD.yaml] [--state FILE]...
+//     [--root-namespace NS] [--output json|text] [--config FILE]
+//
+// Exit status: 0 allowed (with or without warnings), 1 denied, 2 unusable input.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import type { ClusterState } from '../cluster/cluster-state.js';
+import { loadStateFiles, ManifestError, readManifests, withNamespace } from '../cluster/load-state-files.js';
+import { slimIstio } from '../cluster/slim.js';
+import type { IstioObject } from '../istio/types.js';
+import { review } from '../webhook/review.js';
+import { parseRulesConfig, type RulesConfig } from '../webhook/rules-config.js';
+import type { ScrapeStatus } from '../webhook/rules/scrape-status.js';
+import type { Finding, ReviewInput, ReviewVerdict } from '../webhook/verdict.js';
+
+const USAGE = `usage: bluegreen-guard preflight --file NEW.yaml [--old OLD.yaml] [--state FILE]...
+                                 [--root-namespace NS] [--output json|text] [--config FILE]
+
+Judge a VirtualService or DestinationRule change with the admission webhook's rules,
+against cluster objects given as files.
+
+  --file FILE            the object as it would be applied (one VirtualService or DestinationRule)
+  --old FILE             the object as it is now; without it the change is a CREATE
+  --state FILE           cluster objects the rules consult, as 'kubectl get
+                         dr,vs,svc,deploy,rs,pods,ns -o yaml' prints them (repeatable)
+  --root-namespace NS    Istio's mesh root namespace (default istio-system)
+  --config FILE          rules config (YAML/JSON: modes, rootNamespace, canaryMaxWeightPercent, ...)
+  --output json|text     json prints {"allowed": bool, "findings": [...]} (default text)
+  --namespace NS         namespace of objects that name none (default "default")
+  --as USER              requester's user name (default "preflight")
+  --as-group GROUP       requester's group, for break-glass (repeatable)
+
+exit status: 0 allowed, 1 denied, 2 unusable input (reason on stderr)`;
+
+/** Input the command cannot use: reported on stderr, exit status 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface PreflightOptions {
+  file: string;
+  old: string | undefined;
+  state: string[];
+  configFile: string | undefined;
+  rootNamespace: string | undefined;
+  output: 'json' | 'text';
+  namespace: string;
+  username: string;
+  groups: string[];
+}
+
+/** What `--output json` prints, and nothing else. */
+export interface PreflightReport {
+  allowed: boolean;
+  findings: Finding[];
+}
+
+export function parsePreflightArgs(argv: string[]): PreflightOptions | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        file: { type: 'string', short: 'f' },
+        old: { type: 'string' },
+        state: { type: 'string', multiple: true, default: [] },
+        config: { type: 'string' },
+        'root-namespace': { type: 'string' },
+        output: { type: 'string', short: 'o', default: 'text' },
+        namespace: { type: 'string', short: 'n', default: 'default' },
+        as: { type: 'string', default: 'preflight' },
+        'as-group': { type: 'string', multiple: true, default: [] },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return 'help';
+  if (values.file === undefined) throw new UsageError(`--file is required: the VirtualService or DestinationRule to judge.\n\n${USAGE}`);
+  if (values.output !== 'json' && values.output !== 'text') throw new UsageError(`--output must be json or text, not '${values.output}'.`);
+  return {
+    file: values.file,
+    old: values.old,
+    state: values.state,
+    configFile: values.config,
+    rootNamespace: values['root-namespace'],
+    output: values.output,
+    namespace: values.namespace,
+    username: values.as,
+    groups: values['as-group'],
+  };
+}
+
+async function readIstioObject(path: string, role: string, namespace: string): Promise<IstioObject> {
+  const objects = await readManifests(path);
+  if (objects.length !== 1) {
+    throw new UsageError(`${path}: ${role} must hold exactly one VirtualService or DestinationRule, found ${objects.length} objects.`);
+  }
+  const raw = withNamespace(objects[0] as Record<string, unknown>, namespace);
+  const kind = raw.kind;
+  const apiVersion = typeof raw.apiVersion === 'string' ? raw.apiVersion : '';
+  if ((kind !== 'VirtualService' && kind !== 'DestinationRule') || (apiVersion !== '' && !apiVersion.startsWith('networking.istio.io/'))) {
+    throw new UsageError(`${path}: ${role} is a ${String(kind)} (${apiVersion || 'no apiVersion'}); preflight judges only networking.istio.io VirtualServices and DestinationRules.`);
+  }
+  return slimIstio(raw);
+}
+
+async function loadRulesConfig(options: PreflightOptions): Promise<RulesConfig> {
+  let raw: unknown;
+  if (options.configFile !== undefined) {
+    const docs = await readConfigDocument(options.configFile);
+    // The webhook's config file keeps the rules under `rules:`; a bare rules config works too.
+    raw = docs !== null && typeof docs === 'object' && 'rules' in docs ? (docs).rules : docs;
+  }
+  const fromFile = (() => {
+    try {
+      return parseRulesConfig(raw);
+    } catch (err) {
+      throw new UsageError(`${options.configFile ?? 'config'}: ${(err as Error).message}`);
+    }
+  })();
+  if (options.rootNamespace === undefined) return fromFile;
+  try {
+    return parseRulesConfig({ ...(isRecord(raw) ? raw : {}), rootNamespace: options.rootNamespace });
+  } catch (err) {
+    throw new UsageError(`--root-namespace: ${(err as Error).message}`);
+  }
+}
+
+async function readConfigDocument(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${path}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
+  }
+  try {
+    return parseYaml(text) as unknown;
+  } catch (err) {
+    throw new UsageError(`${path}: config is not valid YAML: ${(err as Error).message}`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+export interface PreflightOutcome {
+  verdict: ReviewVerdict;
+  /** Notes for stderr (never part of the JSON report). */
+  notes: string[];
+}
+
+/**
+ * Extension point for `metrics-scraped`: given a ScrapeStatus (built from
+ * Prometheus' `up` series for the state's pods, e.g. by `--prometheus URL`),
+ * the rule is judged; without one it reports that it was skipped.
+ */
+export type ScrapeStatusSource = (state: ClusterState) => Promise<ScrapeStatus | undefined>;
+
+export async function preflight(options: PreflightOptions, scrapeStatus?: ScrapeStatusSource): Promise<PreflightOutcome> {
+  const config = await loadRulesConfig(options);
+  const object = await readIstioObject(options.file, '--file', options.namespace);
+  const old = options.old !== undefined ? await readIstioObject(options.old, '--old', options.namespace) : undefined;
+  if (old && (old.kind !== object.kind || old.metadata.namespace !== object.metadata.namespace || old.metadata.name !== object.metadata.name)) {
+    throw new UsageError(
+      `--old is ${old.kind} ${old.metadata.namespace}/${old.metadata.name} but --file is ${object.kind} ${object.metadata.namespace}/${object.metadata.name}: both must be the same object.`,
+    );
+  }
+  const { state, ignored } = await loadStateFiles(options.state, options.namespace);
+  const notes: string[] = [];
+  if (ignored.size > 0) notes.push(`ignored objects the rules never read: ${[...ignored].map(([k, n]) => `${n} ${k}`).join(', ')}`);
+  const { namespace, name } = object.metadata;
+  const current = object.kind === 'VirtualService' ? state.virtualServices().find((v) => v.metadata.namespace === namespace && v.metadata.name === name) : state.destinationRules(namespace).find((d) => d.metadata.name === name);
+  if (!old && current) notes.push(`the state holds ${object.kind} ${namespace}/${name}; judging a CREATE as asked (pass it with --old to judge an UPDATE)`);
+
+  const input: ReviewInput = {
+    operation: old ? 'UPDATE' : 'CREATE',
+    object,
+    oldObject: old,
+    dryRun: true,
+    requester: { username: options.username, groups: options.groups },
+  };
+  const scrape = scrapeStatus ? await scrapeStatus(state) : undefined;
+  return { verdict: review(input, state, config, scrape), notes };
+}
+
+export function formatText(verdict: ReviewVerdict): string {
+  const lines = verdict.findings.map((f) => `${f.severity.toUpperCase().padEnd(4)}  ${f.rule}  ${f.object}\n      ${f.message}`);
+  const denies = verdict.findings.filter((f) => f.severity === 'deny').length;
+  const warns = verdict.findings.length - denies;
+  const summary = `${verdict.allowed ? 'allowed' : 'denied'}: ${denies} denial${denies === 1 ? '' : 's'}, ${warns} warning${warns === 1 ? '' : 's'}${verdict.exemption ? ` (exemption: ${verdict.exemption})` : ''}`;
+  return [...lines, summary].join('\n') + '\n';
+}
+
+export async function run(argv: string[], scrapeStatus?: ScrapeStatusSource): Promise<number> {
+  try {
+    const options = parsePreflightArgs(argv);
+    if (options === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    const { verdict, notes } = await preflight(options, scrapeStatus);
+    for (const note of notes) process.stderr.write(`bluegreen-guard preflight: note: ${note}\n`);
+    if (options.output === 'json') {
+      const report: PreflightReport = { allowed: verdict.allowed, findings: verdict.findings };
+      process.stdout.write(JSON.stringify(report) + '\n');
+    } else {
+      process.stdout.write(formatText(verdict));
+    }
+    return verdict.allowed ? 0 : 1;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ManifestError) {
+      process.stderr.write(`bluegreen-guard preflight: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
 }
