@@ -5,6 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startControlPlane, type ControlPlane } from '../support/control-plane.js';
 import { KubeApiError, PATCH, type KubeObject } from '../support/kube-api.js';
+import { MeshSimulator } from '../support/mesh-simulator.js';
+import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
+import { waitUntil } from '../support/wait-until.js';
 import { createService, createWorkload, setWorkloadReady } from '../support/workloads.js';
 
 const VS_API = 'networking.istio.io/v1';
@@ -37,6 +40,16 @@ async function statusOf(promise: Promise<unknown>): Promise<number> {
     if (error instanceof KubeApiError) return error.status;
     throw error;
   }
+}
+
+interface PromVector {
+  data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+}
+
+async function promQuery(prom: RunningPrometheus, query: string): Promise<PromVector['data']['result']> {
+  const response = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(query)}`);
+  if (!response.ok) throw new Error(`Prometheus answered ${response.status} to ${query}: ${await response.text()}`);
+  return ((await response.json()) as PromVector).data.result;
 }
 
 let cp: ControlPlane;
@@ -150,4 +163,55 @@ describe('the real control plane', () => {
     const vs = await cp.api.read(VS_API, 'VirtualService', ns, 'reviews');
     expect(vs.metadata.name).toBe('reviews');
   }, 60_000);
+});
+
+describe('the mesh simulator', () => {
+  let simulator: MeshSimulator | undefined;
+  let prometheus: RunningPrometheus | undefined;
+
+  afterAll(async () => {
+    await simulator?.stop();
+    await prometheus?.stop();
+  });
+
+  it('follows the VirtualService\'s weights through a watch, survives an API server restart, and is scraped by Prometheus', async () => {
+    const ns = await cp.newNamespace('mesh');
+    const vs = await cp.api.create(virtualService(ns, 100));
+    simulator = await MeshSimulator.start({ api: cp.api, namespace: ns, virtualService: 'reviews', service: 'reviews', requestsPerSecond: 100 });
+    expect(simulator.trafficShare()).toEqual({ v1: 1, v2: 0 });
+    prometheus = await startPrometheus({
+      config: {
+        global: { scrape_interval: '1s' },
+        scrape_configs: [{ job_name: 'mesh', static_configs: [{ targets: [simulator.metricsTarget] }] }],
+      },
+    });
+
+    // The runbook's cutover: blue to 100 %; the simulator moves the traffic when the watch says so.
+    await cp.api.patch(vs, [{ op: 'replace', path: '/spec/http/0/route/0/weight', value: 0 }, { op: 'replace', path: '/spec/http/0/route/1/weight', value: 100 }], PATCH.json);
+    await simulator.waitForShare('v2', 1, 10_000);
+    const servedBefore = simulator.served().v2?.requests ?? 0;
+    await waitUntil(() => (simulator?.served().v2?.requests ?? 0) >= servedBefore + 50, { timeoutMs: 10_000, description: 'v2 serving requests' });
+    expect(simulator.served().v2?.errors).toBe(0);
+
+    // A fault in v2: exactly one request in five fails.
+    simulator.setBehaviour('v2', { errorRatio: 0.2, latencyMs: 30 });
+    const metrics = await (await fetch(simulator.metricsUrl)).text();
+    expect(metrics).toContain('# TYPE istio_requests_total counter');
+    expect(metrics).toMatch(/istio_request_duration_milliseconds_bucket\{.*le="25".*\}/);
+    const fiveHundreds = `istio_requests_total{reporter="destination",destination_service_name="reviews",destination_service_namespace="${ns}",destination_version="v2",destination_workload="reviews-v2",response_code="503"}`;
+    const errors = await waitUntil(async () => (await promQuery(prometheus!, fiveHundreds))[0], {
+      timeoutMs: 20_000,
+      description: 'Prometheus scraping the simulated 503s of v2',
+    });
+    expect(Number(errors.value[1])).toBeGreaterThan(0);
+    const served = simulator.served().v2!;
+    expect(served.errors / served.requests).toBeGreaterThan(0.1);
+
+    // The API server restarts; the simulator resumes its watch and follows the rollback to green.
+    await cp.restartApiServer();
+    const current = await cp.api.read(VS_API, 'VirtualService', ns, 'reviews');
+    await cp.api.patch(current, [{ op: 'replace', path: '/spec/http/0/route/0/weight', value: 100 }, { op: 'replace', path: '/spec/http/0/route/1/weight', value: 0 }], PATCH.json);
+    const back = await simulator.waitForShare('v1', 1, 15_000);
+    expect(back.share).toEqual({ v1: 1, v2: 0 });
+  }, 90_000);
 });

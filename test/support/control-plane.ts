@@ -254,7 +254,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     await this.apiServer.stop();
     await this.etcd.stop();
-    if (!process.env.BLUEGREEN_GUARD_KEEP_TEST_DIRS) rmSync(this.workDir, { recursive: true, force: true });
+    if (process.env.KEEP_TEST_DIRS !== '1') rmSync(this.workDir, { recursive: true, force: true });
   }
 }
 

@@ -79,7 +79,7 @@ export class ManagedProcess {
 
   static start(options: StartProcessOptions): ManagedProcess {
     if (!existsSync(options.command)) {
-      throw new Error(`cannot start ${options.name}: ${options.command} does not exist (run test/kube/build.sh)`);
+      throw new Error(`cannot start ${options.name}: ${options.command} does not exist or is not a file`);
     }
     return new ManagedProcess(options);
   }
