@@ -2,9 +2,15 @@
 // the webhook and the watcher rely on (schema validation, no strategic merge
 // on custom resources, 409 on stale writes), and the mesh simulator follows a
 // VirtualService's weights and exposes Istio's metrics.
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startControlPlane, type ControlPlane } from '../support/control-plane.js';
 import { KubeApiError, PATCH, type KubeObject } from '../support/kube-api.js';
+import { makeServingCertificate } from '../support/tls.js';
 import { MeshSimulator } from '../support/mesh-simulator.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -214,4 +220,50 @@ describe('the mesh simulator', () => {
     const back = await simulator.waitForShare('v1', 1, 15_000);
     expect(back.share).toEqual({ v1: 1, v2: 0 });
   }, 90_000);
+});
+
+describe('a ValidatingWebhookConfiguration registered for a URL', () => {
+  let server: Server | undefined;
+  let certDir: string | undefined;
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    if (certDir) rmSync(certDir, { recursive: true, force: true });
+  });
+
+  it('is called over TLS for guarded namespaces only, and kubectl prints its denial', async () => {
+    certDir = mkdtempSync(join(tmpdir(), 'bgg-webhook-certs-'));
+    const certs = makeServingCertificate(certDir, { ips: ['127.0.0.1'] });
+    // A webhook that denies every VirtualService: enough to prove the wiring.
+    server = createHttpsServer({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) }, (req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        const review = JSON.parse(body) as { request: { uid: string; name: string } };
+        const response = { uid: review.request.uid, allowed: false, status: { code: 403, message: `test webhook denies ${review.request.name}` } };
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/validate`;
+    const webhook = await cp.registerValidatingWebhook({ url, caBundlePem: certs.caPem });
+
+    const guarded = await cp.newNamespace('guarded', { guard: true });
+    const other = await cp.newNamespace('unguarded');
+    // The API server picks the configuration up a moment later: poll with a server-side dry-run.
+    await waitUntil(async () => (await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { stdin: JSON.stringify(virtualService(guarded, 100)) })).code !== 0, {
+      timeoutMs: 20_000,
+      description: 'the webhook registration taking effect',
+    });
+    const denied = await cp.kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(virtualService(guarded, 100)) });
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain('denied the request: test webhook denies reviews');
+    expect((await cp.kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(virtualService(other, 100)) })).code).toBe(0);
+
+    await webhook.remove();
+    await waitUntil(async () => (await cp.kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(virtualService(guarded, 100)) })).code === 0, {
+      timeoutMs: 20_000,
+      description: 'the webhook removal taking effect',
+    });
+  }, 60_000);
 });
