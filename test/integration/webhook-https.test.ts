@@ -111,7 +111,7 @@ describe('webhook over HTTPS', () => {
             try {
               resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as AdmissionReviewResponse, fingerprint256 });
             } catch (e) {
-              reject(e);
+              reject(e instanceof Error ? e : new Error(String(e)));
             }
           });
         },
