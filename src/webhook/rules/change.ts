@@ -32,7 +32,7 @@ export interface VsChange {
   subsets: RoutedSubset[];
   /** A candidate's share of some route rises. */
   cutover: boolean;
-  /** An update that raises the stable subset's share and no candidate's. */
+  /** An update that raises the stable subset's share and no candidate's, among destinations it already had. */
   rollback: boolean;
 }
 
@@ -77,7 +77,11 @@ export function analyseChange(
   }
   const subsets = [...byKey.values()];
   const cutover = subsets.some((s) => s.role === 'candidate' && s.raised);
-  const rollback = old !== undefined && !cutover && subsets.some((s) => s.role === 'stable' && s.raised);
+  // A rollback only moves traffic among destinations the object already had: pointing a
+  // route at a new host's `green` is not a return to the stable subset.
+  const known = new Set([...oldRoutes.values()].flatMap((r) => r.destinations.map(destinationKey)));
+  const onlyKnown = routes.every((r) => r.destinations.every((d) => known.has(destinationKey(d))));
+  const rollback = old !== undefined && !cutover && onlyKnown && subsets.some((s) => s.role === 'stable' && s.raised);
   return { stableSubset, routes, subsets, cutover, rollback };
 }
 

@@ -74,15 +74,22 @@ export function checkSubsetInUse(
   const change =
     operation === 'DELETE' ? `Deleting DestinationRule ${namespace}/${name}` : operation === 'CREATE' ? `Creating DestinationRule ${namespace}/${name}` : `This change to DestinationRule ${namespace}/${name}`;
   return [...broken].map(([vs, refs]) => {
-    const subsets = [...new Set(refs.map((r) => `${r.subset} of ${r.host}`))];
+    const groups = new Map<string, string[]>();
+    for (const r of refs) {
+      const key = `subset ${r.subset} of ${r.host}`;
+      groups.set(key, [...(groups.get(key) ?? []), r.place]);
+    }
     const vsName = `${vs.metadata.namespace}/${vs.metadata.name}`;
-    const why = operation === 'CREATE' ? ` (the new rule takes precedence for clients in ${vs.metadata.namespace} and does not define it)` : '';
+    const why = operation === 'CREATE' ? ` (the new rule takes precedence for clients in ${vs.metadata.namespace} and does not define ${groups.size === 1 ? 'it' : 'them'})` : '';
+    const [only] = groups.size === 1 ? [...groups] : [];
+    const problem = only
+      ? `${change} leaves ${only[0]} undefined${why}, but VirtualService ${vsName} still names it (${only[1].join(', ')})`
+      : `${change} leaves ${groups.size} subsets undefined${why} that VirtualService ${vsName} still names: ${[...groups].map(([k, places]) => `${k} (${places.join(', ')})`).join('; ')}`;
+    const subsets = [...new Set(refs.map((r) => r.subset))].join(', ');
     return {
       rule: 'subset-in-use' as const,
       object,
-      message:
-        `${change} leaves subset ${subsets.join(', subset ')} undefined${why}, but VirtualService ${vsName} still names it (${refs.map((r) => r.place).join(', ')}). ` +
-        `Fix: first remove subset ${[...new Set(refs.map((r) => r.subset))].join(', ')} from VirtualService ${vsName}'s routes and mirrors (make-before-break), then change the DestinationRule.`,
+      message: `${problem}. Fix: first remove subset ${subsets} from VirtualService ${vsName}'s routes and mirrors (make-before-break), then change the DestinationRule.`,
     };
   });
 }
