@@ -1,0 +1,67 @@
+{{/* The config files the two processes read with `--config`, generated from values. */}}
+{{- define "bgg.webhook.config" -}}
+{{- $w := .Values.webhook -}}
+{{- $webhook := dict
+  "logLevel" .Values.logLevel
+  "port" ($w.port | int)
+  "metricsPort" ($w.metricsPort | int)
+  "tls" (dict "certFile" "/etc/bluegreen-guard/tls/tls.crt" "keyFile" "/etc/bluegreen-guard/tls/tls.key")
+  "rules" (dict
+    "modes" $w.rules.modes
+    "rootNamespace" $w.rules.rootNamespace
+    "clusterDomain" $w.rules.clusterDomain
+    "canaryMaxWeightPercent" $w.rules.canaryMaxWeightPercent
+    "defaultStableSubset" $w.rules.defaultStableSubset
+    "watcherUsernames" (list (include "bgg.watcher.username" .))
+    "breakGlassGroups" $w.rules.breakGlassGroups)
+-}}
+{{- $webhook = mustMergeOverwrite $webhook (deepCopy $w.extraConfig) -}}
+{{ toYaml $webhook }}
+{{- end }}
+
+{{- define "bgg.watcher.config" -}}
+{{- $a := .Values.watcher -}}
+{{- $watcher := dict
+  "intervalSeconds" $a.intervalSeconds
+  "dryRun" $a.dryRun
+  "prometheusUrl" (default nil $a.prometheusUrl)
+  "prometheusTimeoutMs" ($a.prometheusTimeoutMs | int)
+  "alertmanagerUrl" (default nil $a.alertmanagerUrl)
+  "alertmanagerTimeoutMs" ($a.alertmanagerTimeoutMs | int)
+  "errorRate" $a.errorRate
+  "latencyP99" $a.latencyP99
+  "earlyWindow" $a.earlyWindow
+  "holdSeconds" $a.holdSeconds
+  "noData" $a.noData
+  "blind" $a.blind
+  "smokeTest" (dict "url" (default nil $a.smokeTest.url) "expectedStatus" ($a.smokeTest.expectedStatus | int) "timeoutMs" ($a.smokeTest.timeoutMs | int))
+  "alerts" (dict "extraLabels" $a.alerts.extraLabels)
+  "lease" (dict
+    "name" (include "bgg.watcher.name" .)
+    "namespace" .Release.Namespace
+    "durationSeconds" ($a.lease.durationSeconds | int)
+    "renewDeadlineSeconds" $a.lease.renewDeadlineSeconds
+    "retryPeriodSeconds" $a.lease.retryPeriodSeconds)
+  "promotion" $a.promotion
+-}}
+{{- $watcher = mustMergeOverwrite $watcher (deepCopy $a.extraConfig) -}}
+{{ toYaml $watcher }}
+{{- end }}
+
+{{- define "bgg.tls.config" -}}
+{{- $s := .Values.tls.selfManaged -}}
+{{- $name := include "bgg.webhook.name" . -}}
+{{- $cfg := dict
+  "logLevel" .Values.logLevel
+  "secret" (dict "namespace" .Release.Namespace "name" (include "bgg.webhook.tlsSecret" .))
+  "webhookConfiguration" (include "bgg.fullname" .)
+  "dnsNames" (list $name (printf "%s.%s" $name .Release.Namespace) (include "bgg.webhook.serviceDns" .) (printf "%s.%s" (include "bgg.webhook.serviceDns" .) .Values.webhook.rules.clusterDomain))
+  "outDir" "/etc/bluegreen-guard/tls"
+  "caValidityDays" ($s.caValidityDays | int)
+  "certValidityDays" ($s.certValidityDays | int)
+  "renewBeforeDays" ($s.renewBeforeDays | int)
+  "checkIntervalSeconds" ($s.checkIntervalSeconds | int)
+  "healthPort" (.Values.webhook.tlsHealthPort | int)
+-}}
+{{ toYaml $cfg }}
+{{- end }}
