@@ -1,0 +1,103 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadWebhookConfig, parseWebhookConfig, WebhookConfigError } from '../../src/config/webhook-config.js';
+
+const files = (map: Record<string, string>) => (path: string) => {
+  const text = map[path];
+  if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+  return text;
+};
+
+function problemsOf(f: () => unknown): string[] {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof WebhookConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected a WebhookConfigError');
+}
+
+describe('webhook config', () => {
+  it('has working defaults without a file', () => {
+    const c = loadWebhookConfig([]);
+    expect(c.admission).toEqual({ host: '0.0.0.0', port: 8443, path: '/validate', bodyLimitBytes: 6 * 1024 * 1024 });
+    expect(c.metrics.port).toBe(9090);
+    expect(c.kubernetes).toMatchObject({ kubeconfig: null, cacheScope: 'cluster', istioApiVersion: 'v1' });
+    expect(c.rules.rootNamespace).toBe('istio-system');
+    expect(c.rules.modes['canary-first']).toBe('warn');
+  });
+
+  it('reads the YAML file and lets flags override it', () => {
+    const yaml = `
+admission:
+  port: 9443
+  bodyLimitBytes: 4194304
+tls:
+  certFile: /tls/tls.crt
+  keyFile: /tls/tls.key
+metrics:
+  port: 9100
+kubernetes:
+  cacheScope: guarded-namespaces
+logLevel: debug
+rules:
+  rootNamespace: mesh-root
+  modes:
+    probes: warn
+`;
+    const c = loadWebhookConfig(['--config', '/etc/c.yaml', '--port', '10443', '--root-namespace', 'istio-config', '--cert-file', '/other.crt'], files({ '/etc/c.yaml': yaml }));
+    expect(c.admission).toEqual({ host: '0.0.0.0', port: 10443, path: '/validate', bodyLimitBytes: 4194304 });
+    expect(c.tls).toEqual({ certFile: '/other.crt', keyFile: '/tls/tls.key', pollIntervalSeconds: 10 });
+    expect(c.metrics.port).toBe(9100);
+    expect(c.kubernetes.cacheScope).toBe('guarded-namespaces');
+    expect(c.logLevel).toBe('debug');
+    expect(c.rules.rootNamespace).toBe('istio-config');
+    expect(c.rules.modes.probes).toBe('warn');
+  });
+
+  it('reports every problem at once, naming the field and the fix', () => {
+    const problems = problemsOf(() =>
+      parseWebhookConfig({
+        admission: { port: 70000, bodyLimitBytes: 1048576, path: 'validate' },
+        metrics: { port: 'nine' },
+        kubernetes: { cacheScope: 'everything', stallSeconds: 30 },
+        logLevel: 'loud',
+        tsl: {},
+        rules: { modes: { probes: 'maybe' } },
+      }),
+    );
+    expect(problems).toEqual([
+      'tsl: unknown field; fix: remove it or correct the spelling (known here: admission, tls, metrics, kubernetes, shutdownGraceSeconds, logLevel, rules)',
+      'admission.port: must be ≤ 65535, got 70000; fix: lower it (default 8443)',
+      'admission.path: must start with "/", got "validate"',
+      'admission.bodyLimitBytes: must be ≥ 3145728, got 1048576; the API server sends objects up to 3 MiB (--max-request-bytes); fix: set at least 3145728',
+      'metrics.port: must be a whole number, got "nine"; fix: write a plain number (default 9090)',
+      'kubernetes.cacheScope: must be one of cluster, guarded-namespaces, got "everything"',
+      'kubernetes.stallSeconds: must be ≥ 70, got 30; the API server sends a watch bookmark only about once a minute; fix: set at least 70 (default 90)',
+      'logLevel: must be one of fatal, error, warn, info, debug, trace, got "loud"',
+      expect.stringMatching(/^rules: rules config: modes\.probes is 'maybe'\. Fix: set it to one of deny, warn, off\.$/),
+    ]);
+  });
+
+  it('accepts the 3 MiB minimum body limit and refuses one port for both servers', () => {
+    expect(parseWebhookConfig({ admission: { bodyLimitBytes: 3 * 1024 * 1024 } }).admission.bodyLimitBytes).toBe(3145728);
+    expect(problemsOf(() => parseWebhookConfig({ admission: { port: 9000 }, metrics: { port: 9000 } }))).toEqual([
+      'metrics.port: 9000 is also admission.port; fix: give the metrics their own port (default 9090)',
+    ]);
+  });
+
+  it('names the flag that set a bad value', () => {
+    expect(problemsOf(() => loadWebhookConfig(['--port', 'https']))).toEqual([
+      'admission.port: must be a whole number, got "https"; fix: write a plain number (default 8443) (set by --port)',
+    ]);
+  });
+
+  it('says when the config file is missing or not YAML', () => {
+    expect(problemsOf(() => loadWebhookConfig(['--config', '/nope.yaml'], files({})))[0]).toMatch(/^--config \/nope\.yaml: cannot read it \(ENOENT/);
+    expect(problemsOf(() => loadWebhookConfig(['--config', '/bad.yaml'], files({ '/bad.yaml': 'admission: [port: 1' })))[0]).toMatch(/^--config \/bad\.yaml: not valid YAML/);
+  });
+
+  it('refuses unknown flags', () => {
+    expect(() => loadWebhookConfig(['--prot', '1'])).toThrow(/Unknown option '--prot'/);
+  });
+});
