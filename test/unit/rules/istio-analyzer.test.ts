@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- tests edit raw API objects (untyped JSON) in place */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- tests edit raw API objects (untyped JSON) in place */
 // Cross-check with Istio's analyzer test data (see test/fixtures/istio-analyzer/README.md):
 // subset-exists flags exactly the VirtualServices Istio's analyzer flags.
 import { describe, expect, it } from '@jest/globals';

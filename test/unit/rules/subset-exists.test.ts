@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- tests edit raw API objects (untyped JSON) in place */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- tests edit raw API objects (untyped JSON) in place */
 import { describe, expect, it } from '@jest/globals';
 import { review } from '../../../src/webhook/review.js';
 import { defaultRulesConfig } from '../../../src/webhook/rules-config.js';
