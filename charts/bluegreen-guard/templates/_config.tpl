@@ -3,9 +3,11 @@
 {{- $w := .Values.webhook -}}
 {{- $webhook := dict
   "logLevel" .Values.logLevel
-  "port" ($w.port | int)
-  "metricsPort" ($w.metricsPort | int)
+  "admission" (dict "host" "0.0.0.0" "port" ($w.port | int) "path" "/validate")
+  "metrics" (dict "host" "0.0.0.0" "port" ($w.metricsPort | int))
   "tls" (dict "certFile" "/etc/bluegreen-guard/tls/tls.crt" "keyFile" "/etc/bluegreen-guard/tls/tls.key")
+  "kubernetes" (dict "cacheScope" $w.cacheScope)
+  "shutdownGraceSeconds" ($w.shutdownGraceSeconds | int)
   "rules" (dict
     "modes" $w.rules.modes
     "rootNamespace" $w.rules.rootNamespace
