@@ -36,8 +36,8 @@ describe('zero-start', () => {
   it.each<[string, (v: Json) => void]>([
     ['adds a new subset to a route at weight 0', (v) => addPurple(v, 'http', 'primary', 0)],
     ['raises a subset that was already in the route at 0% (a cutover, judged by the other rules)', primaryTo(50)],
-    ['adds a route whose only destination is a new subset', (v) => v.spec.http.unshift({ name: 'purple-testers', match: [{ headers: { 'x-purple': { exact: '1' } } }], route: [{ destination: { host: 'web', subset: 'purple' } }] })],
-    ['moves the stable subset into a new route', (v) => v.spec.tcp.push({ match: [{ port: 9001 }], route: [{ destination: { host: 'web', subset: 'green' }, weight: 100 }, { destination: { host: 'web', subset: 'blue' }, weight: 0 }] })],
+    ['adds a route whose only destination is a new subset', (v) => void v.spec.http.unshift({ name: 'purple-testers', match: [{ headers: { 'x-purple': { exact: '1' } } }], route: [{ destination: { host: 'web', subset: 'purple' } }] })],
+    ['moves the stable subset into a new route', (v) => void v.spec.tcp.push({ match: [{ port: 9001 }], route: [{ destination: { host: 'web', subset: 'green' }, weight: 100 }, { destination: { host: 'web', subset: 'blue' }, weight: 0 }] })],
   ])('allows a change that %s', (_what, edit) => {
     expect(judgePurple(edit, 'zero-start')).toEqual([]);
   });
@@ -53,7 +53,7 @@ describe('zero-start', () => {
         '(runbook: initial traffic weight 0% for the new version). Fix: apply the route with purple at weight 0 first, then raise it in a later change once its pods are ready.',
     ],
     ['adds a new subset to a tls route at 10%', (v) => (setWeights(v, 'tls', 0, { green: 90 }), addPurple(v, 'tls', 0, 10)), 'adds subset purple of web.shop.svc.cluster.local to tls[0] at 10%'],
-    ['adds a weighted route with the candidate at 5%', (v) => v.spec.tcp.push({ match: [{ port: 9001 }], route: [{ destination: { host: 'web', subset: 'green' }, weight: 95 }, { destination: { host: 'web', subset: 'blue' }, weight: 5 }] }), 'adds subset blue of web.shop.svc.cluster.local to tcp[1] at 5%'],
+    ['adds a weighted route with the candidate at 5%', (v) => void v.spec.tcp.push({ match: [{ port: 9001 }], route: [{ destination: { host: 'web', subset: 'green' }, weight: 95 }, { destination: { host: 'web', subset: 'blue' }, weight: 5 }] }), 'adds subset blue of web.shop.svc.cluster.local to tcp[1] at 5%'],
   ])('denies a change that %s', (_what, edit, message) => {
     const findings = judgePurple(edit, 'zero-start');
     expect(findings.map((f) => f.severity)).toEqual(['deny']);
