@@ -1,5 +1,6 @@
 // The one HTTP exchange both Alertmanager adapters need: JSON over fetch with
 // a timeout, and errors that name the URL, what failed and how to fix it.
+import { describeFailure } from '../http/fetch-failure.js';
 
 export class AlertmanagerError extends Error {
   constructor(message: string) {
@@ -28,7 +29,7 @@ export async function alertmanagerRequest(options: AlertmanagerHttpOptions, meth
       signal: AbortSignal.timeout(options.timeoutMs),
     });
   } catch (err) {
-    const reason = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : describe(err);
+    const reason = describeFailure(err, options.timeoutMs);
     throw new AlertmanagerError(`Alertmanager at ${options.url} could not be reached for ${method} ${pathAndQuery.split('?')[0]} (${reason}). Fix: check the Alertmanager URL and that it is up and reachable from the watcher.`);
   }
   const text = await res.text();
@@ -41,12 +42,4 @@ export async function alertmanagerRequest(options: AlertmanagerHttpOptions, meth
   } catch {
     throw new AlertmanagerError(`Alertmanager at ${options.url} answered ${method} ${pathAndQuery.split('?')[0]} with a body that is not JSON (${text.slice(0, 120)}). Fix: the URL must point at Alertmanager's API, not at a UI or proxy page.`);
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as Error & { cause?: unknown }).cause;
-    return cause instanceof Error ? cause.message : err.message;
-  }
-  return String(err);
 }

@@ -1,6 +1,7 @@
 // MetricsSource over Prometheus's HTTP API (/api/v1/query, /api/v1/query_range)
 // with Node's built-in fetch: keep-alive comes from its global agent, the
 // timeout from AbortSignal, and no per-sample objects beyond the ones returned.
+import { describeFailure } from '../http/fetch-failure.js';
 import type { MetricsSource, RangeSeries, RangeWindow, Sample } from './metrics-source.js';
 
 export interface PrometheusMetricsSourceOptions {
@@ -113,7 +114,7 @@ export class PrometheusMetricsSource implements MetricsSource {
           signal: AbortSignal.timeout(this.options.timeoutMs),
         });
       } catch (err) {
-        throw new PrometheusQueryError(`Prometheus at ${this.base} could not be reached (${describeFetchError(err, this.options.timeoutMs)}). Fix: check the Prometheus URL and that it is up and reachable from the watcher.`, promql);
+        throw new PrometheusQueryError(`Prometheus at ${this.base} could not be reached (${describeFailure(err, this.options.timeoutMs)}). Fix: check the Prometheus URL and that it is up and reachable from the watcher.`, promql);
       }
       let text: string;
       try {
@@ -121,7 +122,7 @@ export class PrometheusMetricsSource implements MetricsSource {
         bytes = buf.byteLength;
         text = new TextDecoder().decode(buf);
       } catch (err) {
-        throw new PrometheusQueryError(`Prometheus at ${this.base} stopped answering mid-response (${describeFetchError(err, this.options.timeoutMs)}).`, promql);
+        throw new PrometheusQueryError(`Prometheus at ${this.base} stopped answering mid-response (${describeFailure(err, this.options.timeoutMs)}).`, promql);
       }
       let parsed: ApiResponse;
       try {
@@ -152,14 +153,4 @@ export function parseSampleValue(text: string): number {
 function formatTime(seconds: number): string {
   // Millisecond precision is what Prometheus keeps.
   return (Math.round(seconds * 1000) / 1000).toString();
-}
-
-function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-    const cause = (err as Error & { cause?: unknown }).cause;
-    if (cause instanceof Error) return cause.message;
-    return err.message;
-  }
-  return String(err);
 }

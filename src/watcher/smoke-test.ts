@@ -1,6 +1,7 @@
 // The seed's "Run Smoke Tests Against Live Endpoint" as one HTTP GET that
 // must answer the expected status. The check runs live (there is no history
 // of it); its result enters the pure evaluation as an input.
+import { describeFailure, failureCode, isTimeout } from '../http/fetch-failure.js';
 import { SMOKE_TEST_URL } from '../istio/annotations.js';
 import type { ServiceKey } from './verdict.js';
 
@@ -57,12 +58,11 @@ export async function runSmokeTest(spec: SmokeTestSpec, fetchImpl: typeof fetch 
     return { ...base, outcome: 'failed', httpStatus: res.status, durationMs: elapsed(), message: `GET ${spec.url} answered ${res.status}, expected ${spec.expectedStatus}` };
   } catch (err) {
     const durationMs = elapsed();
-    if (err instanceof Error && err.name === 'TimeoutError') {
+    if (isTimeout(err)) {
       return { ...base, outcome: 'failed', httpStatus: null, durationMs, message: `GET ${spec.url} did not answer within ${spec.timeoutMs} ms` };
     }
-    const cause = err instanceof Error ? ((err as Error & { cause?: { code?: string; message?: string } }).cause ?? undefined) : undefined;
-    const code = cause?.code ?? '';
-    const detail = cause?.message ?? (err instanceof Error ? err.message : String(err));
+    const code = failureCode(err) ?? '';
+    const detail = describeFailure(err);
     if (CONFIG_ERRORS.has(code)) {
       return { ...base, outcome: 'error', httpStatus: null, durationMs, message: `cannot run the smoke test GET ${spec.url}: ${detail}; fix the URL (smokeTest.url or the ${SMOKE_TEST_URL} annotation)` };
     }
