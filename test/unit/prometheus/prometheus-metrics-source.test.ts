@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseSampleValue, PrometheusMetricsSource, type QueryEvent } from '../../../src/prometheus/prometheus-metrics-source.js';
+
+// An HTTP server that answers like Prometheus's API does, so the client's
+// parsing and error paths run over a real socket.
+let server: Server;
+let base: string;
+const bodies: string[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      bodies.push(body);
+      const query = new URLSearchParams(body).get('query') ?? '';
+      res.setHeader('content-type', 'application/json');
+      if (req.url?.startsWith('/prefix/api/v1/query_range')) {
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [{ metric: { a: '1' }, values: [[100, '1'], [115, 'NaN']] }] } }));
+      } else if (query === 'html') {
+        res.setHeader('content-type', 'text/html');
+        res.end('<html>login</html>');
+      } else if (query === 'scalar') {
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [100, '1'] } }));
+      } else {
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: { pod: 'a' }, value: [100, '+Inf'] }, { metric: { pod: 'b' }, value: [100, '0.25'] }] } }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prefix/`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('PrometheusMetricsSource', () => {
+  it('reads vectors and matrices, keeps the URL prefix, counts queries and bytes', async () => {
+    const events: QueryEvent[] = [];
+    const source = new PrometheusMetricsSource({ url: base, timeoutMs: 5000, onQuery: (e) => events.push(e) });
+    expect(await source.instantQuery('up', 100.5)).toEqual([{ labels: { pod: 'a' }, value: Infinity }, { labels: { pod: 'b' }, value: 0.25 }]);
+    const series = await source.rangeQuery('up', { startSeconds: 100, endSeconds: 115, stepSeconds: 15 });
+    expect(series[0]?.points[0]).toEqual({ atSeconds: 100, value: 1 });
+    expect(series[0]?.points[1]?.value).toBeNaN();
+    expect(source.stats.queries).toBe(2);
+    expect(source.stats.bytesRead).toBeGreaterThan(100);
+    expect(events.map((e) => [e.kind, e.ok])).toEqual([['instant', true], ['range', true]]);
+    expect(new URLSearchParams(bodies[0]).get('time')).toBe('100.5');
+    expect(new URLSearchParams(bodies[1]).get('step')).toBe('15');
+  });
+
+  it('says the URL is not Prometheus when the body is not JSON', async () => {
+    const source = new PrometheusMetricsSource({ url: base, timeoutMs: 5000 });
+    await expect(source.instantQuery('html', 1)).rejects.toThrow(/not JSON .*must point at Prometheus itself/);
+    expect(source.stats.failures).toBe(1);
+  });
+
+  it('rejects a query that does not give an instant vector', async () => {
+    await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('scalar', 1)).rejects.toThrow(/returned a scalar, not an instant vector/);
+  });
+
+  it.each([
+    ['+Inf', Infinity],
+    ['-Inf', -Infinity],
+    ['0.05', 0.05],
+    ['1e3', 1000],
+  ])('parses %s', (text, value) => {
+    expect(parseSampleValue(text)).toBe(value);
+  });
+  it('parses NaN', () => {
+    expect(parseSampleValue('NaN')).toBeNaN();
+  });
+});
