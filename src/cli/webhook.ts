@@ -1,4 +1,190 @@
-// Placeholder until the 'webhook' command lands; replaced by its owner.
-export function run(_argv: string[]): Promise<number> {
-  return Promise.reject(new Error("the 'webhook' command is not built yet"));
+// `bluegreen-guard webhook`: the admission webhook process. Its composition
+// root: config is parsed once here and every part is built and wired here.
+//
+//   bluegreen-guard webhook [--config FILE] [--port N] [--cert-file F --key-file F] ...
+import { once } from 'node:events';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { ClusterCache } from '../cluster/cluster-cache.js';
+import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
+import { MemoryClusterState } from '../cluster/memory-cluster-state.js';
+import type { ListWatchClient } from '../cluster/watch-cache.js';
+import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError, type WebhookConfig } from '../config/webhook-config.js';
+import { isGuarded } from '../webhook/guarded.js';
+import { AdmissionMetrics, createMetricsServer } from '../webhook/metrics.js';
+import { review } from '../webhook/review.js';
+import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
+import { CertificateReloader, loadServingCertificate } from '../webhook/tls.js';
+import type { ReviewInput } from '../webhook/verdict.js';
+
+export interface RunningWebhook {
+  admissionAddress: AddressInfo;
+  metricsAddress: AddressInfo;
+  cache: ClusterCache;
+  /** Not ready at once, keeps answering for the grace period, then closes everything. */
+  stop(options?: { graceSeconds?: number }): Promise<void>;
+}
+
+export interface WebhookDeps {
+  log: Logger;
+  client: ListWatchClient;
+}
+
+/** Builds and starts every part of the webhook. Throws if the certificate cannot be used or a port cannot be bound. */
+export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Promise<RunningWebhook> {
+  const { log, client } = deps;
+  const certificate = loadServingCertificate(config.tls);
+
+  const state = new MemoryClusterState();
+  const cache = new ClusterCache({
+    client,
+    sink: state,
+    log: log.child({ component: 'cache' }),
+    scope: config.kubernetes.cacheScope,
+    rootNamespace: config.rules.rootNamespace,
+    istioApiVersion: config.kubernetes.istioApiVersion,
+    tuning: { watchTimeoutSeconds: config.kubernetes.watchTimeoutSeconds, stallMs: config.kubernetes.stallSeconds * 1000 },
+  });
+
+  let shuttingDown = false;
+  const readiness = { notReady: () => (shuttingDown ? ['shutdown', ...cache.notReady()] : cache.notReady()) };
+  const metrics = new AdmissionMetrics({ defaultMetrics: true, cache });
+  const app = createWebhookApp({
+    // The hot path reads only the in-memory state: no API call per review.
+    judge: (input: ReviewInput) => review(input, state, config.rules),
+    isGuarded: (input: ReviewInput) => {
+      const obj = input.object ?? input.oldObject;
+      return obj !== undefined && isGuarded(obj, state, config.rules);
+    },
+    readiness,
+    metrics,
+    log: log.child({ component: 'admission' }),
+    bodyLimitBytes: config.admission.bodyLimitBytes,
+    admissionPath: config.admission.path,
+  });
+
+  const server = createWebhookServer(app, certificate);
+  server.on('tlsClientError', (e) => log.debug({ err: e.message }, 'TLS handshake failed'));
+  const reloader = new CertificateReloader(config.tls, certificate, {
+    onChange: (c) => server.setSecureContext({ cert: c.cert, key: c.key, minVersion: 'TLSv1.2' }),
+    log: log.child({ component: 'tls' }),
+    pollIntervalMs: config.tls.pollIntervalSeconds * 1000,
+  });
+  const metricsServer = createMetricsServer(metrics.registry, readiness);
+
+  cache.start();
+  reloader.start();
+  let admissionAddress: AddressInfo;
+  let metricsAddress: AddressInfo;
+  try {
+    admissionAddress = await listen(server, config.admission.port, config.admission.host);
+    metricsAddress = await listen(metricsServer, config.metrics.port, config.metrics.host);
+  } catch (e) {
+    reloader.stop();
+    await cache.stop();
+    await closeServer(server, 0);
+    throw new Error(`cannot listen: ${(e as Error).message}; fix: choose free ports (admission.port, metrics.port)`, { cause: e });
+  }
+  log.info(
+    {
+      admission: `https://${admissionAddress.address}:${admissionAddress.port}${config.admission.path}`,
+      metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics`,
+      cacheScope: config.kubernetes.cacheScope,
+      rootNamespace: config.rules.rootNamespace,
+      modes: config.rules.modes,
+      certificate: { subject: certificate.subject, subjectAltName: certificate.subjectAltName, validTo: certificate.validTo },
+    },
+    'webhook listening; ready once the watch caches have synced',
+  );
+  const started = Date.now();
+  void cache.synced().then(() => {
+    if (!shuttingDown) log.info({ kinds: cache.kinds(), syncMs: Date.now() - started }, 'watch caches synced; ready');
+  });
+
+  return {
+    admissionAddress,
+    metricsAddress,
+    cache,
+    stop: async ({ graceSeconds = config.shutdownGraceSeconds } = {}) => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      log.info({ graceSeconds }, 'shutting down: not ready, still answering during the grace period');
+      await sleep(graceSeconds * 1000);
+      reloader.stop();
+      await Promise.all([closeServer(server, 10_000), closeServer(metricsServer, 1_000), cache.stop()]);
+      log.info({}, 'webhook stopped');
+    },
+  };
+}
+
+/** Stops accepting, lets requests in flight finish (up to `timeoutMs`), then cuts what is left. */
+async function closeServer(server: HttpsServer | HttpServer, timeoutMs: number): Promise<void> {
+  if (!server.listening) return;
+  const closed = once(server, 'close');
+  server.close();
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+function kubeConfigFor(config: WebhookConfig): KubeConfig {
+  const kc = new KubeConfig();
+  const { kubeconfig, context } = config.kubernetes;
+  try {
+    if (kubeconfig) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault();
+  } catch (e) {
+    throw new Error(`cannot load the kubeconfig ${kubeconfig ?? '(default)'}: ${(e as Error).message}; fix: pass --kubeconfig or run in a pod with a ServiceAccount`, { cause: e });
+  }
+  if (context) kc.setCurrentContext(context);
+  if (!kc.getCurrentCluster()) {
+    throw new Error(`the kubeconfig ${kubeconfig ?? '(default)'} names no current cluster${context ? ` for context ${context}` : ''}; fix: pass --kubeconfig and --context`);
+  }
+  return kc;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let config: WebhookConfig;
+  try {
+    if (parseWebhookFlags(argv).help) {
+      process.stdout.write(`${WEBHOOK_USAGE}\n`);
+      return 0;
+    }
+    config = loadWebhookConfig(argv);
+  } catch (e) {
+    const message = e instanceof WebhookConfigError ? e.message : `${(e as Error).message}\n\n${WEBHOOK_USAGE}`;
+    process.stderr.write(`bluegreen-guard webhook: ${message}\n`);
+    return 2;
+  }
+
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const log = pino({ level: config.logLevel, base: { component: 'webhook' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  let webhook: RunningWebhook;
+  try {
+    webhook = await startWebhook(config, { log, client: new KubeListWatchClient(kubeConfigFor(config)) });
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'webhook could not start');
+    destination.flushSync();
+    process.stderr.write(`bluegreen-guard webhook: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'signal received');
+  // A second signal means: stop now.
+  process.once(signal, () => {
+    destination.flushSync();
+    process.exit(130);
+  });
+  await webhook.stop();
+  destination.flushSync();
+  return 0;
 }
