@@ -84,8 +84,8 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   let exemption: ReviewVerdict['exemption'];
 
   if (change?.rollback && findings.some((f) => f.severity === 'deny')) {
-    const stable = change.subsets.find((s) => s.role === 'stable');
-    const note = ` (Allowed anyway: this change shifts traffic back to the stable ${stable ? subsetName(stable) : `subset ${change.stableSubset}`}, and a rollback is never blocked.)`;
+    const raised = change.subsets.filter((s) => s.role === 'stable' && s.raised).map(subsetName);
+    const note = ` (Allowed anyway: this change shifts traffic back to the stable ${raised.join(', ')}, and a rollback is never blocked.)`;
     findings = findings.map((f) => (f.severity === 'deny' ? { ...f, severity: 'warn', message: f.message + note } : f));
     exemption = 'rollback';
   }
