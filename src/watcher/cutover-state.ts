@@ -38,7 +38,9 @@ export interface ActiveCandidate {
   subset: string;
   /** Largest share of any route (0–100]. */
   maxSharePercent: number;
-  /** The service its busiest destination names, as Istio's metrics label it. */
+  /** The host its busiest destination names, as written. */
+  host: string;
+  /** That host's service, as Istio's metrics label it. */
   service: ServiceRef;
 }
 
@@ -182,7 +184,7 @@ function activeCandidates(vs: VirtualService, routes: readonly RouteView[], role
     }
   }
   return [...best.entries()]
-    .map(([subset, b]) => ({ subset, maxSharePercent: b.share, service: serviceOfHost(b.host, vs.metadata.namespace) }))
+    .map(([subset, b]) => ({ subset, maxSharePercent: b.share, host: b.host, service: serviceOfHost(b.host, vs.metadata.namespace) }))
     .sort((x, y) => y.maxSharePercent - x.maxSharePercent);
 }
 

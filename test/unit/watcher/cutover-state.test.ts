@@ -40,7 +40,7 @@ describe('readCutoverState: roles', () => {
 
   it('names the service of the busiest candidate destination the way Istio labels it', () => {
     const s = readCutoverState(virtualService(http('green@reviews.shop.svc.cluster.local:70 blue@reviews.shop.svc.cluster.local:30', 'green:95 blue:5')));
-    expect(s.active).toEqual([{ subset: 'blue', maxSharePercent: 30, service: { namespace: 'shop', name: 'reviews' } }]);
+    expect(s.active).toEqual([{ subset: 'blue', maxSharePercent: 30, host: 'reviews.shop.svc.cluster.local', service: { namespace: 'shop', name: 'reviews' } }]);
   });
 });
 

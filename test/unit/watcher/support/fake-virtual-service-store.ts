@@ -24,6 +24,10 @@ export class FakeVirtualServiceStore implements VirtualServiceStore {
     return structuredClone(stored);
   }
 
+  all(): VirtualService[] {
+    return [...this.objects.values()].map((vs) => structuredClone(vs));
+  }
+
   current(namespace: string, name: string): VirtualService {
     const vs = this.objects.get(`${namespace}/${name}`);
     if (!vs) throw new Error(`no VirtualService ${namespace}/${name}`);
