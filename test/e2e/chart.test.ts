@@ -242,7 +242,7 @@ describe('RBAC: each ServiceAccount can do what its process needs and nothing mo
     ['update', 'destinationrules.networking.istio.io', '-A'],
     ['list', 'secrets', '-A'],
     ['delete', 'pods', '-A'],
-    ['patch', 'validatingwebhookconfigurations', 'other-webhook'],
+    ['update', 'validatingwebhookconfigurations/other-webhook'],
     ['delete', 'validatingwebhookconfigurations', 'rbac-bluegreen-guard'],
     ['create', 'validatingwebhookconfigurations'],
     ['*', '*', '-A'],
@@ -259,7 +259,7 @@ describe('RBAC: each ServiceAccount can do what its process needs and nothing mo
   it('lets the webhook read and update its own TLS Secret and caBundle, and no other Secret', async () => {
     expect(await can(ns, webhookSa, ['get', `secrets/${tlsSecret}`, '-n', ns])).toBe(true);
     expect(await can(ns, webhookSa, ['update', `secrets/${tlsSecret}`, '-n', ns])).toBe(true);
-    expect(await can(ns, webhookSa, ['patch', 'validatingwebhookconfigurations/rbac-bluegreen-guard'])).toBe(true);
+    expect(await can(ns, webhookSa, ['update', 'validatingwebhookconfigurations/rbac-bluegreen-guard'])).toBe(true);
     expect(await can(ns, webhookSa, ['get', 'secrets/another-secret', '-n', ns])).toBe(false);
     expect(await can(ns, webhookSa, ['list', 'secrets', '-n', ns])).toBe(false);
     expect(await can(ns, webhookSa, ['delete', `secrets/${tlsSecret}`, '-n', ns])).toBe(false);
