@@ -163,7 +163,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const log = pino({ level: config.logLevel, base: { component: 'webhook' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  const log = pino({ level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime }, destination);
   let webhook: RunningWebhook;
   try {
     webhook = await startWebhook(config, { log, client: new KubeListWatchClient(kubeConfigFor(config)) });

@@ -81,6 +81,18 @@ export class AdmissionMetrics {
     }
   }
 
+  // Label sets are few (rules × outcomes); binding each once spares a label hash per review.
+  private readonly bound = new Map<string, { reviews: { inc(): void }; duration: { observe(v: number): void } }>();
+  private series(rule: string, outcome: string): { reviews: { inc(): void }; duration: { observe(v: number): void } } {
+    const key = `${rule} ${outcome}`;
+    let s = this.bound.get(key);
+    if (!s) {
+      s = { reviews: this.reviews.labels({ rule, outcome }), duration: this.duration.labels({ rule, outcome }) };
+      this.bound.set(key, s);
+    }
+    return s;
+  }
+
   observeRejected(httpStatus: number): void {
     this.rejected.inc({ code: String(httpStatus) });
   }
@@ -90,9 +102,9 @@ export class AdmissionMetrics {
     return (next) => (review) => {
       const outcome = next(review);
       const summary = summarize(outcome);
-      const labels = { rule: summary.decidingRule, outcome: summary.outcome };
-      this.reviews.inc(labels);
-      this.duration.observe(labels, (performance.now() - review.receivedAtMs) / 1000);
+      const series = this.series(summary.decidingRule, summary.outcome);
+      series.reviews.inc();
+      series.duration.observe((performance.now() - review.receivedAtMs) / 1000);
       if (outcome.kind === 'verdict') {
         for (const f of outcome.verdict.findings) this.findings.inc({ rule: f.rule, severity: f.severity });
       }
