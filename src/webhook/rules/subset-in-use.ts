@@ -57,8 +57,11 @@ export function checkSubsetInUse(
   const hosts = [next, previous].filter((r): r is DestinationRule => r !== undefined).map((r) => ruleHost(r, config.clusterDomain));
   const byHost = referencesByHost(state.virtualServices(), config.clusterDomain);
   const broken = new Map<VirtualService, Reference[]>();
-  for (const [host, refs] of byHost) {
-    if (!hosts.some((h) => hostCovers(h, host))) continue;
+  // An exact rule host is one map lookup; only a wildcard host needs the whole index.
+  const candidates = hosts.some((h) => h.includes('*'))
+    ? [...byHost].filter(([host]) => hosts.some((h) => hostCovers(h, host)))
+    : [...new Set(hosts)].map((h): [string, Reference[]] => [h, byHost.get(h) ?? []]);
+  for (const [host, refs] of candidates) {
     for (const ref of refs) {
       const from = ref.vs.metadata.namespace;
       const resolvedBefore = findSubset(findHostRules(host, from, before, config).rules, ref.subset);
