@@ -15,7 +15,7 @@ import { loadStateFiles, ManifestError, readManifests, withNamespace } from '../
 import { slimIstio } from '../cluster/slim.js';
 import type { IstioObject } from '../istio/types.js';
 import { review } from '../webhook/review.js';
-import { parseRulesConfig, type RulesConfig } from '../webhook/rules-config.js';
+import { parseRulesConfig, RULES_CONFIG_FIELDS, type RulesConfig } from '../webhook/rules-config.js';
 import type { ScrapeStatus } from '../webhook/rules/scrape-status.js';
 import type { Finding, ReviewInput, ReviewVerdict } from '../webhook/verdict.js';
 
@@ -30,7 +30,8 @@ against cluster objects given as files.
   --state FILE           cluster objects the rules consult, as 'kubectl get
                          dr,vs,svc,deploy,rs,pods,ns -o yaml' prints them (repeatable)
   --root-namespace NS    Istio's mesh root namespace (default istio-system)
-  --config FILE          rules config (YAML/JSON: modes, rootNamespace, canaryMaxWeightPercent, ...)
+  --config FILE          rules config (YAML/JSON: modes, rootNamespace, canaryMaxWeightPercent, ...),
+                         or the webhook's config file (its rules: section)
   --output json|text     json prints {"allowed": bool, "findings": [...]} (default text)
   --namespace NS         namespace of objects that name none (default "default")
   --as USER              requester's user name (default "preflight")
@@ -118,8 +119,8 @@ async function loadRulesConfig(options: PreflightOptions): Promise<RulesConfig> 
   let raw: unknown;
   if (options.configFile !== undefined) {
     const docs = await readConfigDocument(options.configFile);
-    // The webhook's config file keeps the rules under `rules:`; a bare rules config works too.
-    raw = docs !== null && typeof docs === 'object' && 'rules' in docs ? (docs).rules : docs;
+    // A bare rules config, or the webhook's config file, which keeps them under `rules:`.
+    raw = isRecord(docs) && !Object.keys(docs).every((k) => (RULES_CONFIG_FIELDS as readonly string[]).includes(k)) ? docs.rules : docs;
   }
   const fromFile = (() => {
     try {

@@ -45,7 +45,7 @@ export function isRuleMode(s: unknown): s is RuleMode {
   return typeof s === 'string' && (RULE_MODES as readonly string[]).includes(s);
 }
 
-const FIELDS = ['modes', 'rootNamespace', 'clusterDomain', 'canaryMaxWeightPercent', 'defaultStableSubset', 'watcherUsernames', 'breakGlassGroups'] as const;
+export const RULES_CONFIG_FIELDS = ['modes', 'rootNamespace', 'clusterDomain', 'canaryMaxWeightPercent', 'defaultStableSubset', 'watcherUsernames', 'breakGlassGroups'] as const;
 
 /**
  * Validate rules configuration (from a config file, Helm values...). Absent
@@ -56,12 +56,12 @@ export function parseRulesConfig(raw: unknown): RulesConfig {
   const config = defaultRulesConfig();
   if (raw === undefined || raw === null) return config;
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new Error(`rules config: expected a mapping with fields ${FIELDS.join(', ')}, got ${describe(raw)}. Fix: write the rules config as a YAML/JSON object.`);
+    throw new Error(`rules config: expected a mapping with fields ${RULES_CONFIG_FIELDS.join(', ')}, got ${describe(raw)}. Fix: write the rules config as a YAML/JSON object.`);
   }
   const o = raw as Record<string, unknown>;
   for (const key of Object.keys(o)) {
-    if (!(FIELDS as readonly string[]).includes(key)) {
-      throw new Error(`rules config: unknown field '${key}'. Fix: remove it, or use one of ${FIELDS.join(', ')}.`);
+    if (!(RULES_CONFIG_FIELDS as readonly string[]).includes(key)) {
+      throw new Error(`rules config: unknown field '${key}'. Fix: remove it, or use one of ${RULES_CONFIG_FIELDS.join(', ')}.`);
     }
   }
   if (o.modes !== undefined) {

@@ -108,6 +108,10 @@ describe('bluegreen-guard preflight', () => {
     const strict = await preflight('--file', file('vs-50.yaml', next), '--old', join(SHOP, 'vs-current.yaml'), ...STATE, '--config', config, '--output', 'json');
     expect(strict.code).toBe(1);
     expect(report(strict).findings.filter((f) => f.severity === 'deny').map((f) => f.rule)).toEqual(['canary-first']);
+    // The webhook's config file works too: its rules: section is read.
+    const webhookFile = file('webhook.yaml', 'logLevel: info\nrules:\n  modes:\n    canary-first: deny\n');
+    const same = await preflight('--file', join(dir, 'vs-50.yaml'), '--old', join(SHOP, 'vs-current.yaml'), ...STATE, '--config', webhookFile, '--output', 'json');
+    expect(report(same)).toEqual(report(strict));
     // With another root namespace, payments' DestinationRule (in istio-system) is no longer found.
     const elsewhere = await preflight('--file', join(SHOP, 'vs-canary.yaml'), '--old', join(SHOP, 'vs-current.yaml'), ...STATE, '--root-namespace', 'mesh-root', '--output', 'json');
     expect(elsewhere.code).toBe(1);
