@@ -24,3 +24,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 say "control plane binaries: $(test/kube/build.sh)"
+say "helm for the chart tests: $(test/helm/build.sh)"
