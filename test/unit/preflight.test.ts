@@ -2,39 +2,22 @@
 // `bluegreen-guard preflight` end to end: the built command, spawned through
 // bin/bluegreen-guard as a user or a CI pipeline runs it, on fixture files.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { PreflightReport } from '../../src/cli/preflight.js';
+import { ensureCliBuilt, runCli, type CliResult } from '../support/built-cli.js';
 import { review } from '../../src/webhook/review.js';
 import { defaultRulesConfig } from '../../src/webhook/rules-config.js';
 import { clone, find, FIXTURES, one, primaryTo, shopObjects, stateOf, update, vs } from './rules/world.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin/bluegreen-guard');
 const SHOP = join(FIXTURES, 'shop');
 const STATE = ['--state', join(SHOP, 'state.yaml'), '--state', join(SHOP, 'vs-current.yaml')];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, args, { cwd: ROOT, timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const preflight = (...args: string[]) => run(BIN, ['preflight', ...args]);
-const report = (r: Run) => JSON.parse(r.stdout) as PreflightReport;
+/** bin/bluegreen-guard preflight, spawned as a user or a CI pipeline runs it. */
+const preflight = (...args: string[]) => runCli(['preflight', ...args]);
+const report = (r: CliResult) => JSON.parse(r.stdout) as PreflightReport;
 
 let dir: string;
 function file(name: string, content: unknown): string {
@@ -45,9 +28,7 @@ function file(name: string, content: unknown): string {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'preflight-'));
-  // Build the command as `npm run build` does, with the same TypeScript, so the test runs what users run.
-  const build = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], 300_000);
-  if (build.code !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
+  await ensureCliBuilt(); // `npm run build` when dist/ is missing or older than src/
 }, 300_000);
 
 afterAll(() => {
