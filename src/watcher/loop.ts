@@ -84,7 +84,9 @@ export class WatcherLoop {
   private readonly blindSince = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<unknown> | undefined;
+  private running = false;
   private stopped = true;
+  private next: (() => void) | undefined;
 
   constructor(private readonly deps: LoopDeps) {}
 
@@ -93,16 +95,27 @@ export class WatcherLoop {
     this.stopped = false;
     const next = (): void => {
       if (this.stopped) return;
+      this.timer = undefined;
+      this.running = true;
       const startedMs = Date.now();
       this.current = this.runCycle()
         .catch((err: unknown) => this.deps.log.error({ err: String(err) }, 'watcher cycle failed'))
         .finally(() => {
+          this.running = false;
           if (this.stopped) return;
           const waitMs = Math.max(0, this.deps.config.intervalSeconds * 1000 - (Date.now() - startedMs));
           this.timer = setTimeout(next, waitMs);
         });
     };
+    this.next = next;
     next();
+  }
+
+  /** Runs the next cycle now instead of at the end of the interval (e.g. on becoming leader); never while one runs. */
+  wake(): void {
+    if (this.stopped || this.running || !this.timer || !this.next) return;
+    clearTimeout(this.timer);
+    this.next();
   }
 
   /** Stops scheduling and waits for the cycle in flight. */

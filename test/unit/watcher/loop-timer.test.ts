@@ -62,3 +62,20 @@ describe('WatcherLoop timer', () => {
     expect(t.starts).toHaveLength(4);
   });
 });
+
+describe('WatcherLoop.wake', () => {
+  it('runs the next cycle at once when idle, and never starts a second one while a cycle runs', async () => {
+    const t = slowHarness(2_000);
+    t.h.loop.start();
+    t.h.loop.wake(); // a cycle is running: no effect
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(t.starts).toEqual([0]);
+    t.h.loop.wake();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(t.starts).toEqual([0, 5_000]);
+    expect(t.maxInFlight()).toBe(1);
+    const stopped = t.h.loop.stop();
+    await jest.advanceTimersByTimeAsync(2_000);
+    await stopped;
+  });
+});
