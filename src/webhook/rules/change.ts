@@ -77,10 +77,13 @@ export function analyseChange(
   }
   const subsets = [...byKey.values()];
   const cutover = subsets.some((s) => s.role === 'candidate' && s.raised);
-  // A rollback only moves traffic among destinations the object already had: pointing a
-  // route at a new host's `green` is not a return to the stable subset.
-  const known = new Set([...oldRoutes.values()].flatMap((r) => r.destinations.map(destinationKey)));
-  const onlyKnown = routes.every((r) => r.destinations.every((d) => known.has(destinationKey(d))));
+  // A rollback moves traffic back among the hosts the object already routed to: it may
+  // bring back a host's stable subset, but pointing a route at a new host's `green` is
+  // not a return to the stable subset.
+  const oldDestinations = [...oldRoutes.values()].flatMap((r) => r.destinations);
+  const known = new Set(oldDestinations.map(destinationKey));
+  const knownHosts = new Set(oldDestinations.map((d) => d.host));
+  const onlyKnown = routes.every((r) => r.destinations.every((d) => known.has(destinationKey(d)) || (d.subset === stableSubset && knownHosts.has(d.host))));
   const rollback = old !== undefined && !cutover && onlyKnown && subsets.some((s) => s.role === 'stable' && s.raised);
   return { stableSubset, routes, subsets, cutover, rollback };
 }

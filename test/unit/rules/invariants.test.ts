@@ -88,6 +88,27 @@ describe('a shift back to the stable subset is always allowed', () => {
     expect(verdict.findings.map((f) => f.rule)).toContain('weights');
   });
 
+  it('allows bringing the stable subset back into routes the full switch had dropped it from', () => {
+    const from = switched();
+    for (const [kind, which] of [['http', 'primary'], ['tcp', 0], ['tls', 0]] as const) {
+      const r = route(from, kind, which);
+      r.route = r.route.filter((d: Json) => d.destination.subset === 'blue');
+    }
+    const to = clone(from);
+    for (const [kind, which] of [['http', 'primary'], ['tcp', 0], ['tls', 0]] as const) route(to, kind, which).route[0].destination.subset = 'green';
+    const verdict = review(update(vs(from), vs(to)), brokenWorld(), config);
+    expect(verdict).toMatchObject({ allowed: true, exemption: 'rollback' });
+  });
+
+  it('is not a rollback when it sends traffic to the stable subset of a host the object did not route to', () => {
+    const current = one('shop/vs-current.yaml');
+    const next = clone(current);
+    route(next, 'http', 'payments').route = [{ destination: { host: 'ledger.pay.svc.cluster.local', subset: 'green' } }];
+    const verdict = review(update(vs(current), vs(next)), brokenWorld(), config);
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.exemption).toBeUndefined();
+  });
+
   it('is not a rollback when it also raises a candidate elsewhere', () => {
     const from = switched();
     const to = rolledBack(from);
