@@ -15,6 +15,7 @@ import {
 import { checkCanaryFirst } from './rules/canary-first.js';
 import { analyseChange, subsetName, type VsChange } from './rules/change.js';
 import { Lookup, type VsRuleInput } from './rules/context.js';
+import { analyseDrChange } from './rules/dr-change.js';
 import type { Issue } from './rules/issue.js';
 import { checkMetricsScraped } from './rules/metrics-scraped.js';
 import { resolveModes, type Modes } from './rules/modes.js';
@@ -23,6 +24,7 @@ import { checkProbes } from './rules/probes.js';
 import type { ScrapeStatus } from './rules/scrape-status.js';
 import { checkSubsetExists } from './rules/subset-exists.js';
 import { checkSubsetInUse } from './rules/subset-in-use.js';
+import { checkRelabeledSubsetsSelectPods } from './rules/subset-relabel.js';
 import { checkSubsetSelectsPods } from './rules/subset-selects-pods.js';
 import { checkVersionLabels } from './rules/version-labels.js';
 import { checkWeights } from './rules/weights.js';
@@ -73,7 +75,11 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     }
   } else {
     const next = input.operation === 'DELETE' ? undefined : asDestinationRule(input.object);
-    issues.push(...checkSubsetInUse(input.operation, next, asDestinationRule(input.oldObject), state, config));
+    const drChange = analyseDrChange(next, asDestinationRule(input.oldObject), state, config.clusterDomain);
+    if (drChange) {
+      issues.push(...checkSubsetInUse(input.operation, drChange, config));
+      issues.push(...checkRelabeledSubsetsSelectPods(input.operation, drChange, state, config));
+    }
   }
 
   // A malformed mode annotation is always reported, even for a rule that is off.

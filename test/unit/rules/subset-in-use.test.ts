@@ -131,3 +131,37 @@ describe('subset-in-use', () => {
     expect(verdict.findings.map((f) => f.message.slice(f.message.indexOf('VirtualService'), f.message.indexOf(' still')))).toEqual(['VirtualService shop/web', 'VirtualService pay/checkout']);
   });
 });
+
+describe('subset-selects-pods, on a DestinationRule change', () => {
+  function relabel(edit: (rule: Json) => void, which: 'web' | 'payments' = 'web') {
+    const objects = shopObjects();
+    const current = which === 'web' ? webRule(objects) : paymentsRule(objects);
+    const next = clone(current);
+    edit(next);
+    return review(update(dr(current), dr(next)), stateOf(objects), config);
+  }
+
+  it('denies re-pointing a subset that carries traffic at labels no pod has', () => {
+    const verdict = relabel((r) => (r.spec.subsets[1].labels = { version: 'v3' }));
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.findings).toEqual([
+      {
+        rule: 'subset-selects-pods',
+        severity: 'deny',
+        object: 'DestinationRule/shop/web',
+        message:
+          "This change to DestinationRule shop/web makes subset blue of web.shop.svc.cluster.local select no pod ('kubectl get pods -n shop -l app=web,version=v3' finds nothing), " +
+          'but VirtualService shop/web routes traffic to it (100% in http[0] "testers"). ' +
+          "Fix: deploy pods with those labels first, or keep subset blue's labels until traffic has moved off it.",
+      },
+    ]);
+  });
+
+  it.each<[string, (r: Json) => void, 'web' | 'payments']>([
+    ['new labels that still select pods', (r) => (r.spec.subsets[1].labels = { version: 'v2', app: 'web' }), 'web'],
+    ['a subset that is only mirrored', (r) => (r.spec.subsets[1].labels = { version: 'v9' }), 'payments'],
+    ['a traffic policy change', (r) => (r.spec.trafficPolicy = { loadBalancer: { simple: 'LEAST_REQUEST' } }), 'web'],
+  ])('allows %s', (_what, edit, which) => {
+    expect(relabel(edit, which)).toEqual({ allowed: true, findings: [], auditAnnotations: {} });
+  });
+});
