@@ -80,6 +80,7 @@ export function parsePreflightArgs(argv: string[]): PreflightOptions | 'help' {
         as: { type: 'string', default: 'preflight' },
         'as-group': { type: 'string', multiple: true, default: [] },
         help: { type: 'boolean', short: 'h', default: false },
+        // `--prometheus URL` for metrics-scraped belongs here; it becomes the ScrapeStatusSource given to preflight().
       },
     }));
   } catch (err) {
