@@ -1,0 +1,42 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { parseWatcherArgs } from '../../../src/cli/watcher.js';
+import { WatcherConfigError } from '../../../src/config/watcher-config.js';
+
+function configFile(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'bgg-watcher-args-')), 'watcher.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('bluegreen-guard watcher flags', () => {
+  it('reads the config file and lets flags override dry run, Prometheus and Alertmanager', async () => {
+    const path = configFile('intervalSeconds: 30\nprometheusUrl: http://prom:9090\nlease: {namespace: guard, name: w}\n');
+    const parsed = await parseWatcherArgs(['--config', path, '--dry-run', '--alertmanager', 'http://am:9093', '--metrics-port', '9191'], { POD_NAME: 'watcher-7f9-abc' });
+    if (parsed === 'help') throw new Error('unexpected help');
+    expect(parsed.config).toMatchObject({ intervalSeconds: 30, dryRun: true, prometheusUrl: 'http://prom:9090', alertmanagerUrl: 'http://am:9093', lease: { namespace: 'guard', name: 'w' } });
+    expect(parsed.options).toMatchObject({ identity: 'watcher-7f9-abc', metricsPort: 9191, istioApiVersion: 'v1', mesh: { rootNamespace: 'istio-system', clusterDomain: 'cluster.local' } });
+  });
+
+  it('reports every problem of the config file at once', async () => {
+    const path = configFile('intervalSeconds: 0\nlease: {durationSeconds: 5, renewDeadlineSeconds: 9}\n');
+    const parsing = parseWatcherArgs(['--config', path], {});
+    await expect(parsing).rejects.toBeInstanceOf(WatcherConfigError);
+    await expect(parsing).rejects.toThrow(/renewDeadlineSeconds \(9\) must be below[\s\S]*intervalSeconds: must be ≥ 1/);
+  });
+
+  it.each([
+    [['--metrics-port', 'http'], /--metrics-port must be a port number/],
+    [['--istio-api-version', 'v2'], /--istio-api-version must be v1, v1beta1 or v1alpha3/],
+    [['--config', '/nonexistent/watcher.yaml'], /cannot read --config \/nonexistent\/watcher.yaml/],
+    [['--bogus'], /Unknown option '--bogus'/],
+  ])('refuses %j', async (argv, message) => {
+    await expect(parseWatcherArgs(argv, {})).rejects.toThrow(message);
+  });
+
+  it('answers --help', async () => {
+    expect(await parseWatcherArgs(['--help'], {})).toBe('help');
+  });
+});
