@@ -14,13 +14,15 @@ import type { ClusterState } from '../cluster/cluster-state.js';
 import { loadStateFiles, ManifestError, readManifests, withNamespace } from '../cluster/load-state-files.js';
 import { slimIstio } from '../cluster/slim.js';
 import type { IstioObject } from '../istio/types.js';
+import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
+import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
 import { review } from '../webhook/review.js';
 import { parseRulesConfig, RULES_CONFIG_FIELDS, type RulesConfig } from '../webhook/rules-config.js';
 import type { ScrapeStatus } from '../webhook/rules/scrape-status.js';
 import type { Finding, ReviewInput, ReviewVerdict } from '../webhook/verdict.js';
 
 const USAGE = `usage: bluegreen-guard preflight --file NEW.yaml [--old OLD.yaml] [--state FILE]...
-                                 [--root-namespace NS] [--output json|text] [--config FILE]
+                                 [--root-namespace NS] [--output json|text] [--config FILE] [--prometheus URL]
 
 Judge a VirtualService or DestinationRule change with the admission webhook's rules,
 against cluster objects given as files.
@@ -36,6 +38,8 @@ against cluster objects given as files.
   --namespace NS         namespace of objects that name none (default "default")
   --as USER              requester's user name (default "preflight")
   --as-group GROUP       requester's group, for break-glass (repeatable)
+  --prometheus URL       judge metrics-scraped by asking this Prometheus for 'up' of the candidate's pods
+                         (without it the rule is skipped, with a warning)
 
 exit status: 0 allowed, 1 denied, 2 unusable input (reason on stderr)`;
 
@@ -54,6 +58,8 @@ export interface PreflightOptions {
   namespace: string;
   username: string;
   groups: string[];
+  /** Prometheus the metrics-scraped rule asks for `up`; without it the rule is skipped, with a warning. */
+  prometheus: string | undefined;
 }
 
 /** What `--output json` prints, and nothing else. */
@@ -80,7 +86,7 @@ export function parsePreflightArgs(argv: string[]): PreflightOptions | 'help' {
         as: { type: 'string', default: 'preflight' },
         'as-group': { type: 'string', multiple: true, default: [] },
         help: { type: 'boolean', short: 'h', default: false },
-        // `--prometheus URL` for metrics-scraped belongs here; it becomes the ScrapeStatusSource given to preflight().
+        prometheus: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -99,6 +105,7 @@ export function parsePreflightArgs(argv: string[]): PreflightOptions | 'help' {
     namespace: values.namespace,
     username: values.as,
     groups: values['as-group'],
+    prometheus: values.prometheus,
   };
 }
 
@@ -204,6 +211,16 @@ export function formatText(verdict: ReviewVerdict): string {
   return [...lines, summary].join('\n') + '\n';
 }
 
+/** One read of `up` from Prometheus; unreachable leaves every pod unknown, which the rule reports. */
+function prometheusScrapeStatus(url: string | undefined): ScrapeStatusSource | undefined {
+  if (url === undefined) return undefined;
+  return async () => {
+    const status = new PrometheusScrapeStatus({ source: new PrometheusMetricsSource({ url, timeoutMs: 10_000 }) });
+    await status.refresh();
+    return status;
+  };
+}
+
 export async function run(argv: string[], scrapeStatus?: ScrapeStatusSource): Promise<number> {
   try {
     const options = parsePreflightArgs(argv);
@@ -211,7 +228,7 @@ export async function run(argv: string[], scrapeStatus?: ScrapeStatusSource): Pr
       process.stdout.write(USAGE + '\n');
       return 0;
     }
-    const { verdict, notes } = await preflight(options, scrapeStatus);
+    const { verdict, notes } = await preflight(options, scrapeStatus ?? prometheusScrapeStatus(options.prometheus));
     for (const note of notes) process.stderr.write(`bluegreen-guard preflight: note: ${note}\n`);
     if (options.output === 'json') {
       const report: PreflightReport = { allowed: verdict.allowed, findings: verdict.findings };

@@ -14,8 +14,10 @@ import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
 import { MemoryClusterState } from '../cluster/memory-cluster-state.js';
 import type { ListWatchClient } from '../cluster/watch-cache.js';
 import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError, type WebhookConfig } from '../config/webhook-config.js';
+import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
 import { isGuarded } from '../webhook/guarded.js';
 import { AdmissionMetrics, createMetricsServer } from '../webhook/metrics.js';
+import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
 import { review } from '../webhook/review.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
 import { CertificateReloader, loadServingCertificate } from '../webhook/tls.js';
@@ -50,12 +52,22 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     tuning: { watchTimeoutSeconds: config.kubernetes.watchTimeoutSeconds, stallMs: config.kubernetes.stallSeconds * 1000 },
   });
 
+  // metrics-scraped reads a background-refreshed cache of `up`, never Prometheus itself.
+  const scrapeStatus = config.prometheus.url === null ? undefined : new PrometheusScrapeStatus({
+    source: new PrometheusMetricsSource({ url: config.prometheus.url, timeoutMs: config.prometheus.timeoutMs }),
+    refreshIntervalMs: config.prometheus.refreshIntervalSeconds * 1000,
+    onRefresh: (o) => {
+      if (!o.ok) log.warn({ component: 'scrape-status', err: o.error }, 'cannot read up from Prometheus; metrics-scraped reports pods as unknown');
+    },
+  });
+  scrapeStatus?.start();
+
   let shuttingDown = false;
   const readiness = { notReady: () => (shuttingDown ? ['shutdown', ...cache.notReady()] : cache.notReady()) };
   const metrics = new AdmissionMetrics({ defaultMetrics: true, cache });
   const app = createWebhookApp({
     // The hot path reads only the in-memory state: no API call per review.
-    judge: (input: ReviewInput) => review(input, state, config.rules),
+    judge: (input: ReviewInput) => review(input, state, config.rules, scrapeStatus),
     isGuarded: (input: ReviewInput) => {
       const obj = input.object ?? input.oldObject;
       return obj !== undefined && isGuarded(obj, state, config.rules);
@@ -85,6 +97,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     metricsAddress = await listen(metricsServer, config.metrics.port, config.metrics.host);
   } catch (e) {
     reloader.stop();
+    scrapeStatus?.stop();
     await cache.stop();
     await closeServer(server, 0);
     throw new Error(`cannot listen: ${(e as Error).message}; fix: choose free ports (admission.port, metrics.port)`, { cause: e });
@@ -95,6 +108,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
       metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics`,
       cacheScope: config.kubernetes.cacheScope,
       rootNamespace: config.rules.rootNamespace,
+      prometheus: config.prometheus.url ?? 'none: metrics-scraped is skipped',
       modes: config.rules.modes,
       certificate: { subject: certificate.subject, subjectAltName: certificate.subjectAltName, validTo: certificate.validTo },
     },
@@ -115,6 +129,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
       log.info({ graceSeconds }, 'shutting down: not ready, still answering during the grace period');
       await sleep(graceSeconds * 1000);
       reloader.stop();
+      scrapeStatus?.stop();
       await Promise.all([closeServer(server, 10_000), closeServer(metricsServer, 1_000), cache.stop()]);
       log.info({}, 'webhook stopped');
     },

@@ -30,6 +30,8 @@ export interface WebhookConfig {
   /** After SIGTERM, keep answering (and report not-ready) this long so the Service stops sending first. */
   shutdownGraceSeconds: number;
   logLevel: LogLevel;
+  /** Where the `metrics-scraped` rule asks whether pods are scraped; null turns the rule into a "skipped" warning. */
+  prometheus: { url: string | null; refreshIntervalSeconds: number; timeoutMs: number };
   rules: RulesConfig;
 }
 
@@ -41,6 +43,7 @@ export function defaultWebhookConfigDocument(): Omit<WebhookConfig, 'rules'> {
     kubernetes: { kubeconfig: null, context: null, cacheScope: 'cluster', istioApiVersion: 'v1', watchTimeoutSeconds: 300, stallSeconds: 90 },
     shutdownGraceSeconds: 5,
     logLevel: 'info',
+    prometheus: { url: null, refreshIntervalSeconds: 15, timeoutMs: 5000 },
   };
 }
 
@@ -68,7 +71,8 @@ Options override the same setting in the config file.
   --context NAME           kubeconfig context (kubernetes.context)
   --cache-scope SCOPE      cluster | guarded-namespaces (kubernetes.cacheScope)
   --root-namespace NS      Istio's mesh root namespace (rules.rootNamespace, default istio-system)
-  --log-level LEVEL        ${LOG_LEVELS.join(' | ')} (logLevel, default info)`;
+  --log-level LEVEL        ${LOG_LEVELS.join(' | ')} (logLevel, default info)
+  --prometheus URL         Prometheus the metrics-scraped rule asks for 'up' (prometheus.url; unset: rule skipped)`;
 
 /** Flags as parsed; every one is optional and overrides the file. */
 export function parseWebhookFlags(argv: string[]): { help: boolean; configFile: string | undefined; overrides: Record<string, string> } {
@@ -91,6 +95,7 @@ export function parseWebhookFlags(argv: string[]): { help: boolean; configFile: 
       'cache-scope': { type: 'string' },
       'root-namespace': { type: 'string' },
       'log-level': { type: 'string' },
+      prometheus: { type: 'string' },
     },
   });
   const { help, config, ...rest } = values;
@@ -113,6 +118,7 @@ const FLAG_PATHS: Record<string, { path: [string, string] | [string]; numeric?: 
   'cache-scope': { path: ['kubernetes', 'cacheScope'] },
   'root-namespace': { path: ['rules', 'rootNamespace'] },
   'log-level': { path: ['logLevel'] },
+  prometheus: { path: ['prometheus', 'url'] },
 };
 
 /** Reads `--config` (if any), applies the flags, validates. Throws WebhookConfigError. */
@@ -173,7 +179,8 @@ type Obj = Record<string, unknown>;
 export function parseWebhookConfig(raw: unknown): WebhookConfig {
   const d = defaultWebhookConfigDocument();
   const problems: string[] = [];
-  const top = section(raw, '', ['admission', 'tls', 'metrics', 'kubernetes', 'shutdownGraceSeconds', 'logLevel', 'rules'], problems);
+  const top = section(raw, '', ['admission', 'tls', 'metrics', 'kubernetes', 'shutdownGraceSeconds', 'logLevel', 'prometheus', 'rules'], problems);
+  const p = section(top?.prometheus, 'prometheus', ['url', 'refreshIntervalSeconds', 'timeoutMs'], problems);
   const a = section(top?.admission, 'admission', ['host', 'port', 'path', 'bodyLimitBytes'], problems);
   const t = section(top?.tls, 'tls', ['certFile', 'keyFile', 'pollIntervalSeconds'], problems);
   const m = section(top?.metrics, 'metrics', ['host', 'port'], problems);
@@ -206,6 +213,11 @@ export function parseWebhookConfig(raw: unknown): WebhookConfig {
     },
     shutdownGraceSeconds: f.integer(top, 'shutdownGraceSeconds', d.shutdownGraceSeconds, 0, 300),
     logLevel: f.oneOf(top, 'logLevel', d.logLevel, LOG_LEVELS),
+    prometheus: {
+      url: f.nullableString(p, 'prometheus.url', d.prometheus.url),
+      refreshIntervalSeconds: f.integer(p, 'prometheus.refreshIntervalSeconds', d.prometheus.refreshIntervalSeconds, 1, 3600),
+      timeoutMs: f.integer(p, 'prometheus.timeoutMs', d.prometheus.timeoutMs, 100, 60_000),
+    },
   };
   if (config.admission.port !== 0 && config.admission.port === config.metrics.port) {
     problems.push(`metrics.port: ${config.metrics.port} is also admission.port; fix: give the metrics their own port (default ${d.metrics.port})`);
