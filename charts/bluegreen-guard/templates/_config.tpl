@@ -8,6 +8,7 @@
   "tls" (dict "certFile" "/etc/bluegreen-guard/tls/tls.crt" "keyFile" "/etc/bluegreen-guard/tls/tls.key")
   "kubernetes" (dict "cacheScope" $w.cacheScope)
   "shutdownGraceSeconds" ($w.shutdownGraceSeconds | int)
+  "prometheus" (dict "url" (include "bgg.webhook.prometheusUrl" . | default nil))
   "rules" (dict
     "modes" $w.rules.modes
     "rootNamespace" $w.rules.rootNamespace
@@ -66,4 +67,9 @@
   "healthPort" (.Values.webhook.tlsHealthPort | int)
 -}}
 {{ toYaml $cfg }}
+{{- end }}
+
+{{- define "bgg.webhook.prometheusUrl" -}}
+{{- $url := .Values.webhook.prometheusUrl | default .Values.watcher.prometheusUrl -}}
+{{- if ne $url "-" }}{{ $url }}{{ end -}}
 {{- end }}
