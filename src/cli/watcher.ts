@@ -9,8 +9,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { pino, type Logger } from 'pino';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { AlertmanagerAlertSink, type AlertSink } from '../alertmanager/alert-sink.js';
 import { AlertmanagerFiringAlertSource } from '../alertmanager/firing-alert-source.js';
@@ -31,6 +31,7 @@ import { WatcherLoop } from '../watcher/loop.js';
 import { WatcherMetrics } from '../watcher/watcher-metrics.js';
 import { DEFAULT_MESH, type MeshOptions } from '../watcher/watch-targets.js';
 import { createMetricsServer } from '../webhook/metrics.js';
+import { loadKubeConfig, serveUntilSignal } from './process-lifecycle.js';
 
 export const WATCHER_USAGE = `usage: bluegreen-guard watcher [options]
 
@@ -269,21 +270,6 @@ export async function parseWatcherArgs(argv: string[], env: Record<string, strin
   };
 }
 
-export function loadKubeConfig(kubeconfig: string | undefined, context: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromDefault();
-  } catch (e) {
-    throw new Error(`cannot load the kubeconfig ${kubeconfig ?? '(default)'}: ${(e as Error).message}; fix: pass --kubeconfig or run in a pod with a ServiceAccount`, { cause: e });
-  }
-  if (context) kc.setCurrentContext(context);
-  if (!kc.getCurrentCluster()) {
-    throw new Error(`the kubeconfig ${kubeconfig ?? '(default)'} names no current cluster${context ? ` for context ${context}` : ''}; fix: pass --kubeconfig and --context`);
-  }
-  return kc;
-}
-
 export async function run(argv: string[]): Promise<number> {
   let parsed: Parsed | 'help';
   try {
@@ -298,28 +284,6 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const log = pino({ level: parsed.logLevel, timestamp: pino.stdTimeFunctions.isoTime }, destination);
-  let watcher: RunningWatcher;
-  try {
-    watcher = await startWatcher(parsed.config, parsed.options, { log, kubeConfig: loadKubeConfig(parsed.kubeconfig, parsed.context) });
-  } catch (e) {
-    log.fatal({ err: (e as Error).message }, 'watcher could not start');
-    destination.flushSync();
-    process.stderr.write(`bluegreen-guard watcher: ${(e as Error).message}\n`);
-    return 1;
-  }
-
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  log.info({ signal }, 'signal received: releasing the Lease and stopping');
-  process.once(signal, () => {
-    destination.flushSync();
-    process.exit(130);
-  });
-  await watcher.stop();
-  destination.flushSync();
-  return 0;
+  const { config, options, logLevel, kubeconfig, context } = parsed;
+  return serveUntilSignal('watcher', logLevel, (log) => startWatcher(config, options, { log, kubeConfig: loadKubeConfig(kubeconfig, context) }), 'signal received: releasing the Lease and stopping');
 }

@@ -7,10 +7,10 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { ClusterCache } from '../cluster/cluster-cache.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
+import { loadKubeConfig, serveUntilSignal } from './process-lifecycle.js';
 import { MemoryClusterState } from '../cluster/memory-cluster-state.js';
 import type { ListWatchClient } from '../cluster/watch-cache.js';
 import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError, type WebhookConfig } from '../config/webhook-config.js';
@@ -147,22 +147,6 @@ async function closeServer(server: HttpsServer | HttpServer, timeoutMs: number):
   clearTimeout(timer);
 }
 
-function kubeConfigFor(config: WebhookConfig): KubeConfig {
-  const kc = new KubeConfig();
-  const { kubeconfig, context } = config.kubernetes;
-  try {
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromDefault();
-  } catch (e) {
-    throw new Error(`cannot load the kubeconfig ${kubeconfig ?? '(default)'}: ${(e as Error).message}; fix: pass --kubeconfig or run in a pod with a ServiceAccount`, { cause: e });
-  }
-  if (context) kc.setCurrentContext(context);
-  if (!kc.getCurrentCluster()) {
-    throw new Error(`the kubeconfig ${kubeconfig ?? '(default)'} names no current cluster${context ? ` for context ${context}` : ''}; fix: pass --kubeconfig and --context`);
-  }
-  return kc;
-}
-
 export async function run(argv: string[]): Promise<number> {
   let config: WebhookConfig;
   try {
@@ -177,29 +161,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const log = pino({ level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime }, destination);
-  let webhook: RunningWebhook;
-  try {
-    webhook = await startWebhook(config, { log, client: new KubeListWatchClient(kubeConfigFor(config)) });
-  } catch (e) {
-    log.fatal({ err: (e as Error).message }, 'webhook could not start');
-    destination.flushSync();
-    process.stderr.write(`bluegreen-guard webhook: ${(e as Error).message}\n`);
-    return 1;
-  }
-
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  log.info({ signal }, 'signal received');
-  // A second signal means: stop now.
-  process.once(signal, () => {
-    destination.flushSync();
-    process.exit(130);
-  });
-  await webhook.stop();
-  destination.flushSync();
-  return 0;
+  return serveUntilSignal('webhook', config.logLevel, (log) =>
+    startWebhook(config, { log, client: new KubeListWatchClient(loadKubeConfig(config.kubernetes.kubeconfig, config.kubernetes.context)) }),
+  );
 }

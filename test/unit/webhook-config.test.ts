@@ -67,7 +67,7 @@ rules:
       }),
     );
     expect(problems).toEqual([
-      'tsl: unknown field; fix: remove it or correct the spelling (known here: admission, tls, metrics, kubernetes, shutdownGraceSeconds, logLevel, rules)',
+      'tsl: unknown field; fix: remove it or correct the spelling (known here: admission, tls, metrics, kubernetes, shutdownGraceSeconds, logLevel, prometheus, rules)',
       'admission.port: must be ≤ 65535, got 70000; fix: lower it (default 8443)',
       'admission.path: must start with "/", got "validate"',
       'admission.bodyLimitBytes: must be ≥ 3145728, got 1048576; the API server sends objects up to 3 MiB (--max-request-bytes); fix: set at least 3145728',

@@ -1,0 +1,55 @@
+// What the two long-running commands share: loading a kubeconfig, and
+// running until SIGTERM/SIGINT with JSON logs flushed on the way out.
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+
+export function loadKubeConfig(kubeconfig: string | null | undefined, context: string | null | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (kubeconfig) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault();
+  } catch (e) {
+    throw new Error(`cannot load the kubeconfig ${kubeconfig ?? '(default)'}: ${(e as Error).message}; fix: pass --kubeconfig or run in a pod with a ServiceAccount`, { cause: e });
+  }
+  if (context) kc.setCurrentContext(context);
+  if (!kc.getCurrentCluster()) {
+    throw new Error(`the kubeconfig ${kubeconfig ?? '(default)'} names no current cluster${context ? ` for context ${context}` : ''}; fix: pass --kubeconfig and --context`);
+  }
+  return kc;
+}
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a process's parts with a pino logger on stdout, then waits for
+ * SIGTERM or SIGINT and stops them; a second signal exits at once.
+ * Returns the exit status: 0 after a clean stop, 1 when it could not start.
+ */
+export async function serveUntilSignal(command: string, logLevel: string, start: (log: Logger) => Promise<Stoppable>, stoppingMessage = 'signal received'): Promise<number> {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const log = pino({ level: logLevel, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  let running: Stoppable;
+  try {
+    running = await start(log);
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, `${command} could not start`);
+    destination.flushSync();
+    process.stderr.write(`bluegreen-guard ${command}: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, stoppingMessage);
+  process.once(signal, () => {
+    destination.flushSync();
+    process.exit(130);
+  });
+  await running.stop();
+  destination.flushSync();
+  return 0;
+}
