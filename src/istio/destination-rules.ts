@@ -3,6 +3,9 @@
 // in the client's namespace, else one exported from the service's namespace,
 // else one exported from the mesh root namespace. The first namespace that
 // has one wins outright: a rule there shadows rules further down the list.
+// In another namespace Istio takes the most specific exported rule first and
+// only then checks that it is exported to the client; a client in the root
+// namespace sees the root's private rules first and its exported ones last.
 import { hostCovers, hostSpecificity, resolveHost, serviceOfHost } from './hosts.js';
 import type { DestinationRule, Subset } from './types.js';
 
@@ -33,9 +36,33 @@ export function ruleHost(rule: DestinationRule, clusterDomain: string): string {
 }
 
 export function lookupNamespaces(host: string, fromNamespace: string, options: RuleLookupOptions): string[] {
+  return [...new Set(lookupSteps(host, fromNamespace, options).map((s) => s.namespace))];
+}
+
+/**
+ * One step of Istio's search. `local`: the client's own namespace, every rule
+ * visible there. `root-local`: a client in the root namespace, the root's
+ * private rules only. `exported`: another namespace's rules that are not
+ * private, the most specific first, then kept only if exported to the client.
+ */
+interface LookupStep {
+  namespace: string;
+  scope: 'local' | 'root-local' | 'exported';
+}
+
+function lookupSteps(host: string, fromNamespace: string, options: RuleLookupOptions): LookupStep[] {
+  const root = options.rootNamespace;
+  const steps: LookupStep[] = [{ namespace: fromNamespace, scope: fromNamespace === root ? 'root-local' : 'local' }];
   const service = serviceOfHost(host, options.clusterDomain);
-  const order = [fromNamespace, ...(service ? [service.namespace] : []), options.rootNamespace];
-  return [...new Set(order)];
+  if (service && service.namespace !== fromNamespace) steps.push({ namespace: service.namespace, scope: 'exported' });
+  if (!steps.some((s) => s.namespace === root && s.scope === 'exported')) steps.push({ namespace: root, scope: 'exported' });
+  return steps;
+}
+
+/** Istio's `isPrivateOnly`: exported to its own namespace alone, so kept out of the namespace's exported rules. */
+function isPrivateOnly(rule: DestinationRule): boolean {
+  const exportTo = Array.isArray(rule.spec.exportTo) ? rule.spec.exportTo : [];
+  return exportTo.length === 1 && (exportTo[0] === '.' || exportTo[0] === rule.metadata.namespace);
 }
 
 /**
@@ -49,24 +76,33 @@ export function findHostRules(
   options: RuleLookupOptions,
 ): HostRules {
   const looked = lookupNamespaces(host, fromNamespace, options);
-  for (const namespace of looked) {
-    let best = -1;
-    let found: DestinationRule[] = [];
-    for (const rule of rulesIn(namespace)) {
-      if (!isVisibleFrom(rule, fromNamespace)) continue;
-      const h = ruleHost(rule, options.clusterDomain);
-      if (!hostCovers(h, host)) continue;
-      const specificity = hostSpecificity(h);
-      if (specificity > best) {
-        best = specificity;
-        found = [rule];
-      } else if (specificity === best) {
-        found.push(rule);
-      }
-    }
+  for (const { namespace, scope } of lookupSteps(host, fromNamespace, options)) {
+    const candidates = rulesIn(namespace).filter((rule) =>
+      scope === 'local' ? isVisibleFrom(rule, namespace) : scope === 'root-local' ? isPrivateOnly(rule) : !isPrivateOnly(rule),
+    );
+    const mostSpecific = mostSpecificRules(host, candidates, options.clusterDomain);
+    const found = scope === 'exported' ? mostSpecific.filter((rule) => isVisibleFrom(rule, fromNamespace)) : mostSpecific;
     if (found.length > 0) return { looked, namespace, rules: found };
   }
   return { looked, namespace: undefined, rules: [] };
+}
+
+/** Istio's MostSpecificHostMatch: the rules with the exact host, else those with the longest covering wildcard. */
+function mostSpecificRules(host: string, rules: readonly DestinationRule[], clusterDomain: string): DestinationRule[] {
+  let best = -1;
+  let found: DestinationRule[] = [];
+  for (const rule of rules) {
+    const h = ruleHost(rule, clusterDomain);
+    if (!hostCovers(h, host)) continue;
+    const specificity = hostSpecificity(h);
+    if (specificity > best) {
+      best = specificity;
+      found = [rule];
+    } else if (specificity === best) {
+      found.push(rule);
+    }
+  }
+  return found;
 }
 
 /** The subset of that name and the rule defining it; when rules merge, the first definition wins. */

@@ -81,6 +81,19 @@ describe('DestinationRule lookup: client namespace, service namespace, root name
     ['a rule exported to the client namespace by name', [rule('shop', 'web', 'web', ['b'], ['front'])], 'front', 'shop/web'],
     ['an exact host before a wildcard in the same namespace', [rule('shop', 'all', '*.shop.svc.cluster.local', ['w']), rule('shop', 'web', 'web', ['b'])], 'shop', 'shop/web'],
     ['a wildcard when nothing more specific exists', [rule('shop', 'all', '*.shop.svc.cluster.local', ['w'])], 'front', 'shop/all'],
+    // Istio picks the most specific exported rule of a namespace first and only then checks it is exported to the
+    // client (getExportedDestinationRuleFromNamespace): a less specific rule there does not stand in for it.
+    [
+      'the root namespace when the service namespace\'s most specific rule is not exported to the client',
+      [rule('shop', 'web', 'web', ['b'], ['pay']), rule('shop', 'all', '*.shop.svc.cluster.local', ['w']), rule('istio-system', 'web', 'web.shop.svc.cluster.local', ['c'])],
+      'front',
+      'istio-system/web',
+    ],
+    // A client in the root namespace sees only the root's private rules first, then the service
+    // namespace, then the root's exported rules (a mesh-wide `*.local` rule does not shadow the service's).
+    ['the service namespace for a client in the root namespace, before the root\'s exported rules', [rule('istio-system', 'mesh', '*.local', []), rule('shop', 'web', 'web', ['b'])], 'istio-system', 'shop/web'],
+    ['a root rule private to the root namespace, for a client there', [rule('istio-system', 'private', 'web.shop.svc.cluster.local', ['c'], ['.']), rule('shop', 'web', 'web', ['b'])], 'istio-system', 'istio-system/private'],
+    ['the root\'s exported rule for a client there when the service namespace has none', [rule('istio-system', 'mesh', '*.local', [])], 'istio-system', 'istio-system/mesh'],
   ])('uses %s', (_what, rules, from, expected) => {
     const found = findHostRules(host, from, (ns) => rules.filter((r) => r.metadata.namespace === ns), OPTS);
     expect(found.rules.map((r) => `${r.metadata.namespace}/${r.metadata.name}`)[0]).toBe(expected);
