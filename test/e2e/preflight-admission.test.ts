@@ -5,10 +5,13 @@
 // certs/make-certs.sh, serving certificate with SAN IP:127.0.0.1). Every
 // verdict is checked twice: `kubectl apply --dry-run=server` first, then the
 // real apply, and both must agree.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { RuleId } from '../../src/webhook/verdict.js';
 import type { Scene } from '../support/stage-scene.js';
 import { startStage, type Stage } from '../support/stage.js';
+
+// Generous: the machine may be loaded; every wait inside is on a condition.
+jest.setTimeout(180_000);
 
 let stage: Stage;
 
@@ -101,6 +104,8 @@ describe('Deployment Procedure: the seed\'s correct sequence is admitted step by
     await expectAdmitted(scene, scene.destinationRule());
     await expectAdmitted(scene, scene.virtualService({ green: 100, blue: 0 }));
     expect(await scene.primaryWeights()).toEqual({ green: 100, blue: 0 });
+    // Critical: "Prometheus metrics endpoints exposed and scraped for v2" (Prometheus scrapes every second here).
+    await scene.waitUntilScraped();
     // Step 3: Apply Istio Traffic Shift (100% to Blue). Best Practices' "use canary first" is a warning by default.
     const warned = await expectAdmitted(scene, scene.virtualService({ green: 0, blue: 100 }));
     expect(warned.filter((w) => w.includes('[canary-first]'))).toEqual([expect.stringMatching(/raises subset blue of \S+ from 0% to 100% .* without a canary step/)]);

@@ -86,6 +86,8 @@ export interface WebhookProcess {
 
 export interface WebhookProcessOptions {
   workDir: string;
+  /** The stage's Prometheus, which the metrics-scraped rule asks for `up`. */
+  prometheusUrl: string;
   /** The chart's webhook.yaml. */
   chartConfig: Doc;
   kubeconfig: string;
@@ -105,6 +107,8 @@ export function startWebhookProcess(options: WebhookProcessOptions): Promise<Web
           metrics: { host: '127.0.0.1', port: metricsPort },
           tls: { certFile: options.certificates.certFile, keyFile: options.certificates.keyFile },
           kubernetes: { kubeconfig: options.kubeconfig },
+          // Prometheus scrapes every second here; the rule's cache follows as fast.
+          prometheus: { url: options.prometheusUrl, refreshIntervalSeconds: 1 },
           // Tests stop and start it on purpose; no load balancer needs the grace period.
           shutdownGraceSeconds: 0,
         }),
@@ -144,6 +148,8 @@ export interface WatcherProcessOptions {
 export interface WatcherProcess {
   process: ProductProcess;
   metricsTarget: string;
+  /** The configuration document it was started with. */
+  config: Doc;
 }
 
 /** The watcher's config: the chart's, pointed at the stage's Prometheus and Alertmanager, with the profile's thresholds. */
@@ -165,7 +171,7 @@ export function startWatcherProcess(options: WatcherProcessOptions): Promise<Wat
         workDir: options.workDir,
       });
       const metricsTarget = `127.0.0.1:${String(metricsPort)}`;
-      return { process, metricsTarget, value: { process, metricsTarget } };
+      return { process, metricsTarget, value: { process, metricsTarget, config } };
     },
     1,
     options.readyTimeoutMs ?? 120_000,

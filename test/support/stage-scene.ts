@@ -12,6 +12,7 @@ import type { ControlPlane } from './control-plane.js';
 import type { KubeObject } from './kube-api.js';
 import type { KubectlResult } from './kubectl.js';
 import type { MeshSimulator } from './mesh-simulator.js';
+import { waitUntil } from './wait-until.js';
 import { createWorkload, setWorkloadReady, type Workload } from './workloads.js';
 
 export const VS_API = 'networking.istio.io/v1';
@@ -56,6 +57,8 @@ export class Scene {
     public v2: Workload | undefined,
     /** Undefined when the scene was seeded without traffic. */
     public mesh: MeshSimulator | undefined,
+    /** Called with each workload the scene deploys: the stage has Prometheus scrape its pods. */
+    private readonly onDeployed: (scene: Scene, workload: Workload) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** The VirtualService's name: the seed names it after the service. */
@@ -74,6 +77,7 @@ export class Scene {
       probes: options.probes ?? true,
       ready: options.ready ?? true,
     });
+    await this.onDeployed(this, this.v2);
     return this.v2;
   }
 
@@ -151,7 +155,27 @@ export class Scene {
     if (!this.v2) await this.deployV2();
     await this.mustApply('DestinationRule with green and blue', this.destinationRule());
     await this.mustApply('VirtualService blue=0', this.virtualService({ [this.stableSubset]: 100, [this.candidateSubset]: 0 }));
+    await this.waitUntilScraped();
     await this.mustApply('VirtualService blue=100', this.virtualService({ [this.stableSubset]: 0, [this.candidateSubset]: 100 }));
+  }
+
+  /**
+   * The checklist's critical line "Prometheus metrics endpoints exposed and
+   * scraped for v2", as the webhook sees it: a server-side dry run of the full
+   * switch stops being refused by metrics-scraped (Prometheus scrapes a new
+   * pod within a scrape interval, the webhook reads `up` in the background).
+   * Refusals by other rules are left for the caller to see.
+   */
+  async waitUntilScraped(timeoutMs = 30_000): Promise<void> {
+    const manifest = this.virtualService({ [this.stableSubset]: 0, [this.candidateSubset]: 100 });
+    let last: KubectlResult | undefined;
+    await waitUntil(
+      async () => {
+        last = await this.apply(manifest, { dryRun: true });
+        return !last.stderr.includes('[metrics-scraped]');
+      },
+      { timeoutMs, intervalMs: 250, description: `the webhook seeing Prometheus scrape ${this.namespace}/${this.service}-v2 (last answer: ${last?.stderr.trim() ?? 'none'})` },
+    );
   }
 
   async readVirtualService(): Promise<KubeObject> {

@@ -37,7 +37,7 @@ import { startWatcherProcess, startWebhookProcess, type ThresholdProfile, type W
 import { Scene, VS_API, type V2Options } from './stage-scene.js';
 import { makeServingCertificate, type ServingCertificateFiles } from './tls.js';
 import { waitUntil } from './wait-until.js';
-import { createService, createWorkload } from './workloads.js';
+import { createService, createWorkload, type Workload } from './workloads.js';
 
 export interface StageStep {
   /** `control plane`, `prometheus`, `webhook`, `seed reviews`... */
@@ -91,6 +91,8 @@ export class Stage {
   identities!: InstalledIdentities;
   webhook: WebhookProcess | undefined;
   readonly watchers: ProductProcess[] = [];
+  /** The configuration each watcher runs with (the chart's watcher.yaml, this machine's endpoints, the profile). */
+  readonly watcherConfigs: Record<string, unknown>[] = [];
   readonly scenes: Scene[] = [];
   private readonly meshTargets = new Map<string, string>();
   private readonly productTargets = new Map<string, string>();
@@ -124,7 +126,8 @@ export class Stage {
         const namespace = await this.cp.newNamespace(options.namespacePrefix ?? 'shop', { guard: true });
         await createService(api, namespace, service);
         const v1 = await createWorkload(api, { namespace, app: service, version: 'v1', replicas: 2 });
-        const scene = new Scene(this.cp, namespace, service, v1, undefined, undefined);
+        const scene = new Scene(this.cp, namespace, service, v1, undefined, undefined, (sc, workload) => this.scrapePods(sc.namespace, workload));
+        await this.scrapePods(namespace, v1);
         // The seed's starting point: green serves everything, blue is not routed yet.
         await scene.mustApply('DestinationRule with green', scene.destinationRule([scene.stableSubset]));
         await scene.mustApply('VirtualService green=100', scene.virtualService({ [scene.stableSubset]: 100 }));
@@ -142,19 +145,29 @@ export class Stage {
         }
         scene.mesh = mesh;
         this.scenes.push(scene);
-        this.scrapePods(scene);
+        this.writeTargets();
         return scene;
       },
       (s) => `namespace ${s.namespace} (guarded): Service ${s.service}, ${s.v1.name} ready, ${s.v2 ? `${s.v2.name}, ` : ''}VirtualService green=100${s.mesh ? `, traffic ${s.mesh.metricsUrl}` : ''}`,
     );
   }
 
-  /** Registers a scene's current pods as Prometheus targets with `namespace` and `pod` labels (call after deployV2 done later). */
-  scrapePods(scene: Scene): void {
-    for (const w of [scene.v1, scene.v2]) {
-      for (const pod of w?.pods ?? []) this.podTargets.set(`${scene.namespace}/${pod.metadata.name}`, { namespace: scene.namespace, pod: pod.metadata.name });
-    }
+  /**
+   * Makes Prometheus scrape a workload's pods (one target per pod, labelled
+   * `namespace` and `pod` as Kubernetes pod discovery would) and waits until
+   * it reports `up == 1` for each: the checklist's "metrics scraped for v2".
+   */
+  async scrapePods(namespace: string, workload: Workload): Promise<void> {
+    for (const pod of workload.pods) this.podTargets.set(`${namespace}/${pod.metadata.name}`, { namespace, pod: pod.metadata.name });
     this.writeTargets();
+    const names = workload.pods.map((p) => p.metadata.name);
+    await waitUntil(
+      async () => {
+        const up = await this.query(`up{job="${PROMETHEUS_JOBS.pods}", namespace="${namespace}"} == 1`);
+        return names.every((n) => up.some((s) => s.metric.pod === n));
+      },
+      { timeoutMs: 60_000, intervalMs: 200, description: `Prometheus scraping the pods of ${namespace}/${workload.name}` },
+    );
   }
 
   /** Stops the webhook (SIGTERM): the API server can no longer reach it. */
@@ -283,6 +296,7 @@ export class Stage {
         (w) => `pid ${w.process.pid}, metrics http://${w.metricsTarget}/metrics, Lease ${this.leaseRef.namespace}/${this.leaseRef.name}`,
       );
       this.watchers.push(watcher.process);
+      this.watcherConfigs.push(watcher.config);
       this.productTargets.set(watcher.process.name, watcher.metricsTarget);
       this.writeTargets();
     }
@@ -292,6 +306,7 @@ export class Stage {
     const webhook = await startWebhookProcess({
       workDir: this.workDir,
       chartConfig: this.chart.webhookConfig,
+      prometheusUrl: this.prometheus.url,
       kubeconfig: this.identities.webhookKubeconfig,
       certificates: this.certificates,
       extra: this.options.webhookConfig,
