@@ -95,6 +95,8 @@ export type CutoverTransition =
   | { kind: 'cutover-ended'; annotations: AnnotationChanges }
   /** A breach at full traffic that was not rolled back (dry run, blocked route): the hold starts over. */
   | { kind: 'hold-restarted'; annotations: AnnotationChanges }
+  /** No data or an error at full traffic: the hold is forgotten and starts over at the next judged cycle. */
+  | { kind: 'hold-interrupted'; annotations: AnnotationChanges }
   /** The seed's 10-minute hold passed: the candidate becomes the stable subset, roles swap. */
   | { kind: 'confirmed-stable'; stable: string; previousStable: string; annotations: AnnotationChanges };
 
@@ -129,8 +131,12 @@ export function decideCutover(state: CutoverState, now: Date, verdict: Verdict |
   if (state.phase !== 'full-traffic') {
     return state.fullTrafficAt ? { kind: 'full-traffic-left', annotations: { [FULL_TRAFFIC_AT]: null } } : { kind: 'none' };
   }
-  if (!state.fullTrafficAt) return { kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: stamp } };
+  // Time without a judgement is not time without a breach: the hold counts judged cycles only,
+  // and restarts at the first one after a stretch of no data or errors.
+  const unjudged = verdict === 'no-data' || verdict === 'error';
+  if (!state.fullTrafficAt) return unjudged ? { kind: 'none' } : { kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: stamp } };
   if (verdict === 'breached') return { kind: 'hold-restarted', annotations: { [FULL_TRAFFIC_AT]: stamp } };
+  if (unjudged) return { kind: 'hold-interrupted', annotations: { [FULL_TRAFFIC_AT]: null } };
   const heldMs = now.getTime() - state.fullTrafficAt.getTime();
   if ((verdict === 'healthy' || verdict === 'warning') && heldMs >= policy.holdSeconds * 1000) {
     const previousStable = state.roles.stableSubset;

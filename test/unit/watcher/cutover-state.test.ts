@@ -93,8 +93,9 @@ describe('decideCutover', () => {
     [599, 'healthy', 'none'],
     [600, 'healthy', 'confirmed-stable'],
     [600, 'warning', 'confirmed-stable'],
-    [601, 'no-data', 'none'],
-    [601, 'error', 'none'],
+    [601, 'no-data', 'hold-interrupted'],
+    [601, 'error', 'hold-interrupted'],
+    [300, 'no-data', 'hold-interrupted'],
     [601, undefined, 'none'],
     [601, 'breached', 'hold-restarted'],
     [300, 'breached', 'hold-restarted'],
@@ -116,6 +117,15 @@ describe('decideCutover', () => {
         [FULL_TRAFFIC_AT]: null,
       },
     });
+  });
+
+  it('forgets the hold when no data or an error interrupts it, so time without data never counts towards it', () => {
+    expect(decideCutover(held(), at(60 + 300), 'no-data', policy)).toEqual({ kind: 'hold-interrupted', annotations: { [FULL_TRAFFIC_AT]: null } });
+    const interrupted = readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0 }));
+    // While it lasts nothing more is written; the next judged cycle starts the hold over.
+    expect(decideCutover(interrupted, at(60 + 400), 'no-data', policy)).toEqual({ kind: 'none' });
+    expect(decideCutover(interrupted, at(60 + 420), 'error', policy)).toEqual({ kind: 'none' });
+    expect(decideCutover(interrupted, at(60 + 600), 'healthy', policy)).toEqual({ kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: at(60 + 600).toISOString() } });
   });
 
   it('a hold measured in seconds from config, not the seed default', () => {

@@ -293,6 +293,23 @@ describe('WatcherLoop: the cutover\'s progress, recorded on the object', () => {
     expect(h.evaluator.calls).toHaveLength(calls);
   });
 
+  it('never records a cutover stable through a stretch without data: the hold counts judged time only', async () => {
+    const h = setup({ holdSeconds: 600 });
+    h.apply(virtualService(http('blue'), { [CUTOVER_STARTED_AT]: new Date(T0 - 60_000).toISOString(), [FULL_TRAFFIC_AT]: new Date(T0 - 60_000).toISOString() }));
+    h.evaluator.set(KEY, evaluation('no-data', finding('error-rate', 'no-data'), finding('latency-p99', 'no-data')));
+    for (let s = 0; s < 600; s += 15) {
+      await h.loop.runCycle();
+      h.cache.sync();
+      h.clock.advance(15);
+    }
+    h.evaluator.set(KEY, evaluation('healthy'));
+    await h.loop.runCycle();
+    h.cache.sync();
+    const annotations = h.store.current('shop', 'reviews').metadata.annotations;
+    expect(annotations?.[STABLE_SUBSET]).toBeUndefined();
+    expect(annotations?.[FULL_TRAFFIC_AT]).toBe(h.clock.now().toISOString());
+  });
+
   it('never records a cutover stable while a breach it could not roll back stands', async () => {
     const h = setup({ holdSeconds: 60 });
     h.apply(virtualService(http('blue'), { [CUTOVER_STARTED_AT]: new Date(T0 - 600_000).toISOString(), [FULL_TRAFFIC_AT]: new Date(T0 - 600_000).toISOString() }));
