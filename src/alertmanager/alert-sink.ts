@@ -59,10 +59,17 @@ export interface GuardAlertInput {
   generatorUrl?: string | null;
 }
 
+/** Prometheus's spelling, so a p99 in the +Inf bucket reads `+Inf`, not `Infinity`. */
+function promNumber(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (!Number.isFinite(n)) return n > 0 ? '+Inf' : '-Inf';
+  return String(n);
+}
+
 export function guardAlert(input: GuardAlertInput): PostableAlert {
   const annotations: Record<string, string> = { summary: input.summary, ...(input.annotations ?? {}) };
   if (input.description) annotations.description = input.description;
-  if (input.value !== undefined) annotations.value = input.value === null ? 'no data' : String(input.value);
+  if (input.value !== undefined) annotations.value = input.value === null ? 'no data' : promNumber(input.value);
   if (input.threshold !== undefined) annotations.threshold = input.threshold === null ? 'none' : String(input.threshold);
   if (input.patchResult !== undefined) annotations.patch_result = input.patchResult;
   const alert: PostableAlert = {

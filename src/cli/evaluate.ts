@@ -10,6 +10,7 @@ import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source
 import { evaluateService, inEarlyWindow, type EvaluationContext } from '../watcher/evaluate.js';
 import { collectMetrics } from '../watcher/metrics-snapshot.js';
 import { runSmokeTest, smokeTestUrl } from '../watcher/smoke-test.js';
+import { formatNumber } from '../watcher/thresholds.js';
 import type { Evaluation, ServiceKey, Verdict } from '../watcher/verdict.js';
 
 const USAGE = `usage: bluegreen-guard evaluate --prometheus URL --namespace NS --service NAME --version V
@@ -169,7 +170,7 @@ export function parseTime(flag: string, text: string): number {
   throw new UsageError(`${flag} must be RFC 3339 (2024-05-01T12:00:00Z) or Unix seconds (1714564800), got ${JSON.stringify(text)}`);
 }
 
-function toJson(evaluation: Evaluation, service: ServiceKey, atSeconds: number, notes: string[]) {
+export function toJson(evaluation: Evaluation, service: ServiceKey, atSeconds: number, notes: string[]) {
   return {
     verdict: evaluation.verdict,
     findings: evaluation.findings.map((f) => ({ rule: f.rule, status: f.status, value: jsonNumber(f.value), threshold: jsonNumber(f.threshold), message: f.message })),
@@ -179,16 +180,19 @@ function toJson(evaluation: Evaluation, service: ServiceKey, atSeconds: number, 
   };
 }
 
-/** JSON has no Infinity: a p99 in the +Inf bucket is reported as the largest number. */
+/**
+ * JSON has no Infinity or NaN: such a value (a p99 in the +Inf bucket) is
+ * `null`, never a made-up finite number; the finding's status and message
+ * (which spells it `+Inf`) say what it was.
+ */
 function jsonNumber(n: number | null): number | null {
-  if (n === null || Number.isFinite(n)) return n;
-  return Number.isNaN(n) ? null : n > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE;
+  return n !== null && Number.isFinite(n) ? n : null;
 }
 
-function toText(evaluation: Evaluation, service: ServiceKey, atSeconds: number, notes: string[]): string {
+export function toText(evaluation: Evaluation, service: ServiceKey, atSeconds: number, notes: string[]): string {
   const lines = [`${service.namespace}/${service.service} version ${service.version} at ${new Date(atSeconds * 1000).toISOString()}: ${evaluation.verdict.toUpperCase()}`];
   for (const f of evaluation.findings) {
-    const numbers = f.value === null && f.threshold === null ? '' : ` (value ${f.value ?? 'none'}, threshold ${f.threshold ?? 'none'})`;
+    const numbers = f.value === null && f.threshold === null ? '' : ` (value ${f.value === null ? 'none' : formatNumber(f.value)}, threshold ${f.threshold === null ? 'none' : formatNumber(f.threshold)})`;
     lines.push(`  ${f.status.padEnd(8)} ${f.rule.padEnd(17)} ${f.message}${numbers}`);
   }
   for (const note of notes) lines.push(`note: ${note}`);

@@ -42,5 +42,12 @@ export function formatRatio(ratio: number): string {
 }
 
 export function formatMs(ms: number): string {
-  return Number.isFinite(ms) ? `${Math.round(ms * 10) / 10} ms` : `${ms} ms`;
+  return Number.isFinite(ms) ? `${Math.round(ms * 10) / 10} ms` : `${formatNumber(ms)} ms`;
+}
+
+/** A number as Prometheus writes it: `+Inf`, `-Inf` and `NaN` for the non-finite ones. */
+export function formatNumber(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (!Number.isFinite(n)) return n > 0 ? '+Inf' : '-Inf';
+  return String(n);
 }
