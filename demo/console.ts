@@ -6,8 +6,10 @@
 export interface DemoConsole {
   /** A section heading: `Step 1 · A cutover that skips the preflight is refused`. */
   heading(text: string): void;
-  /** An indented line. */
-  line(text?: string): void;
+  /** An indented line; a long one is wrapped, continuation lines indented by `hangingIndent` more. */
+  line(text?: string, hangingIndent?: number): void;
+  /** An indented line that is never wrapped: commands and paths to copy. */
+  verbatim(text: string): void;
   /** `  ✓ label   detail` with the label padded to `width`. */
   ok(label: string, detail: string, width?: number): void;
   /** `  ✗ label   detail`. */
@@ -44,8 +46,12 @@ export function createConsole(options: ConsoleOptions = {}): DemoConsole {
       print('');
       print(style(BOLD, text));
     },
-    line(text = '') {
-      print(text === '' ? '' : `  ${text}`);
+    line(text = '', hangingIndent = 2) {
+      if (text === '') return print('');
+      for (const piece of wrap(`  ${text}`, columns, 2 + hangingIndent)) print(piece);
+    },
+    verbatim(text) {
+      print(`  ${text}`);
     },
     ok(label, detail, width = 16) {
       for (const piece of wrap(`  ✓ ${label.padEnd(width)} ${detail}`, columns, 5 + width)) print(piece);
