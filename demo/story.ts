@@ -215,7 +215,7 @@ export class Story {
     out.line();
     out.line(`Alert in Alertmanager (${stage.alertmanager.url}/api/v2/alerts):`);
     out.line(`  ${alert.labels.alertname}   ${alert.status.state} since ${new Date(alert.startsAt).toISOString().slice(11, 19)} UTC`);
-    out.line(`  labels:  ${JSON.stringify(alert.labels)}`);
+    out.verbatim(`  labels:  ${JSON.stringify(alert.labels)}`);
     if (alert.annotations.summary) out.line(`  summary: ${alert.annotations.summary}`);
     const others = (await stage.alerts()).filter((a) => a.labels.namespace === scene.namespace && a.labels.alertname !== ROLLED_BACK_ALERT);
     if (others.length > 0) out.line(`  also:    ${others.map((a) => `${a.labels.alertname} (${a.labels.reason ?? a.labels.severity ?? ''})`).join(', ')}`);
