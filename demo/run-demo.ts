@@ -69,12 +69,14 @@ function printWindows(out: DemoConsole, config: WatcherConfig): void {
   for (const l of describeShortenedWindows(config, defaultWatcherConfig())) out.line(`  ${l}`);
 }
 
-function printKeep(out: DemoConsole, stage: Stage): void {
+async function printKeep(out: DemoConsole, stage: Stage): Promise<void> {
   const kubectl = join(stage.cp.binDir, 'kubectl');
   const kubeconfig = stage.cp.kubeconfigPath;
-  const watcherMetrics = stage.watchers
-    .map((w) => w.logLines().find((l) => typeof l.metrics === 'string')?.metrics)
-    .filter((u): u is string => typeof u === 'string');
+  // Where the watchers serve /metrics, as Prometheus scrapes them (the stage labels each target by component).
+  const watcherTargets = await stage.query('up{component=~"watcher-.*"}').catch(() => []);
+  const watcherMetrics = watcherTargets
+    .map((t) => [t.metric.component ?? 'watcher', `metrics http://${t.metric.instance ?? '?'}/metrics`] as [string, string])
+    .sort((a, b) => a[0].localeCompare(b[0]));
   out.heading('The cluster keeps running (--keep); Ctrl-C stops everything');
   const rows: [string, string][] = [
     ['kubeconfig', kubeconfig],
@@ -82,7 +84,7 @@ function printKeep(out: DemoConsole, stage: Stage): void {
     ['Prometheus', `${stage.prometheus.url}   (query: istio_requests_total)`],
     ['Alertmanager', stage.alertmanager.url],
     ['webhook', stage.webhook ? `${stage.webhook.admissionUrl}, metrics http://${stage.webhook.metricsTarget}/metrics` : 'not running'],
-    ...watcherMetrics.map((u, i): [string, string] => [`watcher-${i}`, `metrics ${u}`]),
+    ...watcherMetrics,
     ['manifests', join(stage.workDir, 'manifests')],
     ['logs', stage.workDir],
   ];
@@ -187,7 +189,7 @@ async function main(argv: string[]): Promise<number> {
   out.line();
   out.line(exitCode === 0 ? `Demo done in ${formatDuration(Date.now() - startedMs)}: a bad cutover refused, a failing one rolled back by the watcher.` : 'The demo did not show the whole story (see ✗ above).');
   if (args.keep) {
-    printKeep(out, stage);
+    await printKeep(out, stage);
     await new Promise<void>((resolve) => (release = resolve));
     out.line();
     out.line(`${interrupted ?? 'signal'}: stopping everything the demo started…`);

@@ -108,6 +108,10 @@ describe('npm run demo', () => {
     expect(listed.stdout).toMatch(/^shop-\S+\s+reviews\s/m);
     const prometheusUrl = /Prometheus\s+(http:\/\/\S+)/.exec(out)?.[1];
     expect((await fetch(`${prometheusUrl}/-/ready`)).status).toBe(200);
+    const watcherMetrics = /watcher-0\s+metrics (http:\/\/\S+)/.exec(out)?.[1];
+    expect(await (await fetch(watcherMetrics!)).text()).toMatch(/^bluegreen_guard_watcher_rollbacks_total\{outcome="rolled-back"\} 1$/m);
+    const webhookMetrics = /webhook\s+https:\/\/\S+, metrics (http:\/\/\S+)/.exec(out)?.[1];
+    expect(await (await fetch(webhookMetrics!)).text()).toMatch(/^bluegreen_guard_admission_reviews_total\{[^}]*outcome="denied"[^}]*\} [1-9]/m);
 
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
