@@ -113,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (!args) {
-    out.line(USAGE);
+    process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const startedMs = Date.now();
