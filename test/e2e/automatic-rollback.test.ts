@@ -7,7 +7,7 @@
 // sees the breach and patches the VirtualService back to green 100 %.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { PREVIOUS_WEIGHTS, ROLLBACK_REASON, ROLLED_BACK_AT } from '../../src/istio/annotations.js';
-import { describeTiming, injectFaultAndAwaitRollback, type RollbackTiming } from '../support/rollback-timing.js';
+import { describeTiming, errorRateCondition, injectFaultAndAwaitRollback, type RollbackTiming } from '../support/rollback-timing.js';
 import { occurrences, primaryWeightsOf, type Scene } from '../support/stage-scene.js';
 import { startStage, type Stage } from '../support/stage.js';
 import type { KubeObject } from '../support/kube-api.js';
@@ -57,6 +57,8 @@ describe('Rollback Procedure, done by the watcher: a 5xx spike on blue sends tra
     // The rollback waited for the condition: it did not come before the condition held in Prometheus.
     expect(timing.breachConditionTrueAtMs).toBeDefined();
     expect(timing.patchVerifiedAtMs).toBeGreaterThanOrEqual(timing.breachConditionTrueAtMs! - 2_000);
+    // "Sustained": the condition cannot hold before a whole window of the fault has passed.
+    expect(timing.breachConditionTrueAtMs! - timing.faultAtMs).toBeGreaterThanOrEqual(errorRateCondition(stage).windowSeconds * 1000);
   }, 240_000);
 
   it('"Verify Rollback Success": only the weights changed; the other fields, labels and annotations are as the team applied them', async () => {

@@ -98,9 +98,27 @@ export class ProductProcess {
     return this.current.logTail(lines);
   }
 
-  /** SIGTERM, the way Kubernetes stops a pod; KILL after graceMs. */
-  stop(graceMs = 15_000): Promise<ProcessExit> {
-    return this.current.stop(graceMs);
+  /**
+   * One SIGTERM, the way the kubelet stops a container, then KILL after
+   * graceMs. Only the tether script is signalled and it forwards one TERM:
+   * signalling the whole process group would deliver two, and the product
+   * reads a second signal as "exit now", skipping its shutdown (releasing the
+   * Lease, finishing reviews in flight).
+   */
+  async stop(graceMs = 15_000): Promise<ProcessExit> {
+    const current = this.current;
+    if (!current.isRunning) return current.exited;
+    try {
+      process.kill(current.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    const outcome = await Promise.race([current.exited, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') current.killNow();
+    return current.exited;
   }
 
   /** SIGKILL: a crash or a node lost, no shutdown path runs. */

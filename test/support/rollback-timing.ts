@@ -71,6 +71,22 @@ export async function conditionTrueAt(stage: Stage, promql: string, condition: E
   return undefined;
 }
 
+/**
+ * "Monitor Recovery: confirm metrics return to baseline": waits until no 5xx
+ * of `version` is left in the watcher's window (its rate window included), so
+ * a new cutover is judged on new traffic only.
+ */
+export async function waitForCleanWindow(stage: Stage, scene: Scene, version = 'v2', timeoutMs = 120_000): Promise<void> {
+  const c = errorRateCondition(stage);
+  const selector = `reporter="destination", destination_service_namespace="${scene.namespace}", destination_service_name="${scene.service}", destination_version="${version}", response_code=~"5.."`;
+  const promql = `sum(increase(istio_requests_total{${selector}}[${c.windowSeconds + c.rateWindowSeconds}s])) > 0`;
+  await waitUntil(async () => (await stage.query(promql)).length === 0, {
+    timeoutMs,
+    intervalMs: 500,
+    description: `no 5xx of ${scene.namespace}/${scene.service} ${version} left in the last ${c.windowSeconds + c.rateWindowSeconds} s`,
+  });
+}
+
 /** Injects `errorRatio` 5xx into v2 and waits for the watcher's rollback to green 100 %, then for the traffic to follow. */
 export async function injectFaultAndAwaitRollback(stage: Stage, scene: Scene, options: { errorRatio?: number; timeoutMs?: number } = {}): Promise<RollbackTiming> {
   const mesh = scene.mesh;

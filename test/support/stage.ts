@@ -199,6 +199,30 @@ export class Stage {
     return this.watchers.find((w) => w.name === lease.spec.holderIdentity);
   }
 
+  /** `127.0.0.1:PORT` of a product process's plain-HTTP port (/metrics, /live, /ready). */
+  metricsTargetOf(component: string): string {
+    const target = this.productTargets.get(component);
+    if (!target) throw new Error(`no process named ${component} on this stage (known: ${[...this.productTargets.keys()].join(', ')})`);
+    return target;
+  }
+
+  /** A metric of one of the product's processes (`webhook`, `watcher-0`), read from its /metrics now: the sum of the series with these labels, 0 when there is none yet. */
+  async metric(component: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+    const target = this.metricsTargetOf(component);
+    const text = await (await fetch(`http://${target}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    const wanted = Object.entries(labels);
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+      if (!match || match[1] !== name) continue;
+      const found: Record<string, string> = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']),
+      );
+      if (wanted.every(([k, v]) => found[k] === v)) sum += Number(match[3]);
+    }
+    return sum;
+  }
+
   /** An instant PromQL query against the stage's Prometheus. */
   async query(promql: string, atSeconds?: number): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
     const params = new URLSearchParams({ query: promql, ...(atSeconds === undefined ? {} : { time: String(atSeconds) }) });
