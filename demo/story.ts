@@ -72,6 +72,9 @@ export class Story {
     out.quote(trimPatchDump(result.stderr || result.stdout));
     const weights = await scene.primaryWeights();
     if (result.code === 0) throw new DemoFailure(`the preflight-skipping VirtualService was admitted (kubectl exit 0); the webhook did not refuse it`);
+    if (!result.stderr.includes(`admission webhook "${this.stage.chart.webhookName}" denied the request`)) {
+      throw new DemoFailure(`kubectl failed (exit ${result.code}) but not because bluegreen-guard's webhook denied the change; see its output above`);
+    }
     this.outcome.refused = true;
     out.ok('refused', `kubectl exit ${result.code}; the VirtualService is unchanged: ${describeWeights(weights)}`);
   }
