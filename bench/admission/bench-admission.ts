@@ -1,0 +1,255 @@
+// Part 1, admission: the real webhook against the floor (a bare node:https
+// server answering a fixed AdmissionReview), side by side in one run, under
+// one open-loop load generator. Servers are pinned to core 0, the generator
+// to core 1 (taskset), each in its own process.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { makeServingCertificate } from '../../test/support/tls.js';
+import { BenchChild, canPin, processCpuSeconds, processMemory, type ProcessMemory } from '../lib/bench-child.js';
+import { busyShares, coreTimes } from '../lib/cpu-times.js';
+import { FULL_CLUSTER, objectCounts, type ClusterShape } from '../lib/cluster-fixture.js';
+import { mb, ms, percent, print, ratio, saveJson, section, table, type BenchContext } from '../lib/report.js';
+import type { ConnectArgs, RunArgs, RunSummary } from './load-process.js';
+import type { ClusterApiCounts } from './cluster-api-process.js';
+import { startWebhookCommand } from './webhook-command.js';
+
+export const SERVER_CPU = '0';
+export const LOAD_CPU = '1';
+/** A rate is sustained when every request is answered, correctly, with p99 within this bound. */
+export const SUSTAINED_P99_MS = 10;
+export const TARGET = { rate: 500, p99Ms: 5, floorRatio: 1.3, rssBytes: 200 * 1024 * 1024 };
+
+type Target = 'floor' | 'webhook';
+const TARGETS: Target[] = ['floor', 'webhook'];
+
+interface Plan {
+  shape: ClusterShape;
+  fixedRates: Array<{ ratePerSecond: number; durationMs: number }>;
+  warmupMs: number;
+  searchStartRate: number;
+  searchStepMs: number;
+  bisections: number;
+  connections: number;
+}
+
+function plan(quick: boolean): Plan {
+  return quick
+    ? { shape: { ...FULL_CLUSTER, namespaces: 20 }, fixedRates: [100, 500, 1000].map((r) => ({ ratePerSecond: r, durationMs: 1500 })), warmupMs: 500, searchStartRate: 2000, searchStepMs: 1000, bisections: 0, connections: 32 }
+    : {
+        shape: FULL_CLUSTER,
+        fixedRates: [
+          { ratePerSecond: 100, durationMs: 20_000 },
+          { ratePerSecond: 500, durationMs: 10_000 },
+          { ratePerSecond: 1000, durationMs: 10_000 },
+        ],
+        warmupMs: 2000,
+        searchStartRate: 1000,
+        searchStepMs: 3000,
+        bisections: 4,
+        connections: 64,
+      };
+}
+
+export interface ServerStep {
+  summary: RunSummary;
+  /** CPU the server process used, as a share of one core. */
+  serverCpuShare: number;
+  /** How busy the server's core was with anything else (other processes on the machine). */
+  serverCoreOtherShare: number;
+}
+
+export interface AdmissionResults {
+  pinned: boolean;
+  shape: ClusterShape;
+  objects: Record<string, number>;
+  /** From starting the command to /ready (every cache synced). */
+  readyMs: number;
+  memory: { afterSync: ProcessMemory; afterLoad: ProcessMemory };
+  /** What the webhook asked its API server and Prometheus while the load ran (watch renewals and the background `up` refresh). */
+  apiCallsUnderLoad: { lists: number; watches: number; prometheusQueries: number };
+  fixed: Array<{ ratePerSecond: number; floor: ServerStep; webhook: ServerStep }>;
+  maxSustained: Record<Target, { ratePerSecond: number; steps: ServerStep[] }>;
+}
+
+class ProcessHandle {
+  constructor(readonly pid: number) {}
+  memory(): ProcessMemory {
+    return processMemory(this.pid);
+  }
+  cpuSeconds(): number {
+    return processCpuSeconds(this.pid);
+  }
+}
+
+/** Objects per kind in the webhook's caches, from its own /metrics. */
+async function cacheObjects(metricsPort: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const objects: Record<string, number> = {};
+  for (const m of text.matchAll(/^bluegreen_guard_cache_objects\{kind="([^"]+)"\} (\d+)/gm)) objects[m[1] as string] = Number(m[2]);
+  return objects;
+}
+
+export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResults> {
+  const p = plan(ctx.quick);
+  section(`1. Admission: the webhook against the floor (${ctx.quick ? 'quick' : 'full'})`);
+  const dir = mkdtempSync(join(tmpdir(), 'bgg-bench-admission-'));
+  const children: BenchChild[] = [];
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const certs = makeServingCertificate(dir);
+    const pinnedNote = canPin() ? `servers pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOAD_CPU} (taskset)` : 'taskset is missing: nothing is pinned';
+    ctx.progress(`admission: ${pinnedNote}; loading a cluster of ${Object.entries(objectCounts(p.shape)).map(([k, n]) => `${n} ${k}`).join(', ')}`);
+
+    const api = await BenchChild.start<{ port: number }>({ script: 'admission/cluster-api-process.ts', input: { shape: p.shape } });
+    children.push(api);
+    const apiUrl = `http://127.0.0.1:${api.ready.port}`;
+    const command = await startWebhookCommand({ cpus: SERVER_CPU, certFile: certs.certFile, keyFile: certs.keyFile, apiUrl, workDir: dir, readyTimeoutMs: ctx.quick ? 60_000 : 300_000, ...(ctx.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, '--cpu-prof-name=webhook.cpuprofile'] } : {}) });
+    stops.push(() => command.stop());
+    const webhook = new ProcessHandle(command.pid);
+    const afterSync = webhook.memory();
+    const objects = await cacheObjects(command.metricsPort);
+    ctx.progress(`admission: webhook ready (caches synced) ${command.readyMs} ms after start; RSS ${mb(afterSync.rssBytes)} (peak ${mb(afterSync.peakRssBytes)})`);
+
+    const floor = await BenchChild.start<{ port: number }>({ script: 'admission/floor-process.ts', input: { certFile: certs.certFile, keyFile: certs.keyFile }, cpus: SERVER_CPU, ...(ctx.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, '--cpu-prof-name=floor.cpuprofile'] } : {}) });
+    children.push(floor);
+    const load = await BenchChild.start<{ reviews: number }>({ script: 'admission/load-process.ts', input: { shape: p.shape, reviews: 2000 }, cpus: LOAD_CPU });
+    children.push(load);
+    const apiBefore = await api.request<ClusterApiCounts>('counts');
+
+    const servers: Record<Target, { cpuSeconds(): number }> = { floor, webhook };
+    const ca = readFileSync(certs.caFile, 'utf8');
+    for (const target of TARGETS) {
+      const args: ConnectArgs = {
+        target,
+        port: target === 'floor' ? floor.ready.port : command.port,
+        path: '/validate',
+        ca,
+        connections: p.connections,
+        check: target === 'floor' ? 'status' : 'admission',
+      };
+      await load.request('connect', args);
+    }
+
+    const step = async (target: Target, ratePerSecond: number, durationMs: number): Promise<ServerStep> => {
+      const server = servers[target];
+      const cpuBefore = server.cpuSeconds();
+      const coresBefore = coreTimes();
+      const started = performance.now();
+      const args: RunArgs = { target, ratePerSecond, warmupMs: p.warmupMs, durationMs, drainTimeoutMs: 10_000 };
+      const summary = await load.request<RunSummary>('run', args);
+      const serverCpuShare = (server.cpuSeconds() - cpuBefore) / ((performance.now() - started) / 1000);
+      const coreBusy = busyShares(coresBefore, coreTimes())[Number(SERVER_CPU)] ?? Number.NaN;
+      const serverCoreOtherShare = canPin() ? Math.max(0, coreBusy - serverCpuShare) : Number.NaN;
+      ctx.progress(
+        `admission: ${target} at ${ratePerSecond}/s: p50 ${ms(summary.p50Ms)} ms, p99 ${ms(summary.p99Ms)} ms, max ${ms(summary.maxMs)} ms, errors ${summary.errorCount}; ` +
+          `server CPU ${percent(serverCpuShare)}, others on its core ${percent(serverCoreOtherShare)}, generator CPU ${percent(summary.generatorCpuShare)}, send lag p99 ${ms(summary.sendLagP99Ms, 3)} ms`,
+      );
+      await sleep(300);
+      return { summary, serverCpuShare, serverCoreOtherShare };
+    };
+
+    const fixed: AdmissionResults['fixed'] = [];
+    for (const { ratePerSecond, durationMs } of p.fixedRates) {
+      const floorStep = await step('floor', ratePerSecond, durationMs);
+      const webhookStep = await step('webhook', ratePerSecond, durationMs);
+      fixed.push({ ratePerSecond, floor: floorStep, webhook: webhookStep });
+    }
+
+    const maxSustained = {} as AdmissionResults['maxSustained'];
+    for (const target of TARGETS) maxSustained[target] = await searchMaxRate(target, p, step);
+    const afterLoad = webhook.memory();
+    const apiAfter = await api.request<ClusterApiCounts>('counts');
+
+    const results: AdmissionResults = {
+      pinned: canPin(),
+      shape: p.shape,
+      objects,
+      readyMs: command.readyMs,
+      memory: { afterSync, afterLoad },
+      apiCallsUnderLoad: { lists: apiAfter.lists - apiBefore.lists, watches: apiAfter.watches - apiBefore.watches, prometheusQueries: apiAfter.prometheusQueries - apiBefore.prometheusQueries },
+      fixed,
+      maxSustained,
+    };
+    printAdmission(results, pinnedNote);
+    ctx.progress(`admission: results in ${saveJson(ctx, 'admission', results)}`);
+    return results;
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    for (const c of children.reverse()) await c.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function searchMaxRate(target: Target, p: Plan, step: (t: Target, rate: number, durationMs: number) => Promise<ServerStep>): Promise<{ ratePerSecond: number; steps: ServerStep[] }> {
+  const steps: ServerStep[] = [];
+  const sustained = (s: ServerStep): boolean => s.summary.errorCount === 0 && s.summary.completed === s.summary.sent && s.summary.p99Ms <= SUSTAINED_P99_MS;
+  let good = 0;
+  let bad: number | undefined;
+  for (let rate = p.searchStartRate; bad === undefined && rate <= 64_000; rate *= 2) {
+    const s = await step(target, rate, p.searchStepMs);
+    steps.push(s);
+    if (sustained(s)) good = rate;
+    else bad = rate;
+  }
+  for (let i = 0; i < p.bisections && bad !== undefined && bad - good > 100; i++) {
+    const rate = Math.round((good + bad) / 2 / 50) * 50;
+    const s = await step(target, rate, p.searchStepMs);
+    steps.push(s);
+    if (sustained(s)) good = rate;
+    else bad = rate;
+  }
+  return { ratePerSecond: good, steps };
+}
+
+function printAdmission(r: AdmissionResults, pinnedNote: string): void {
+  print(`The webhook: bin/bluegreen-guard webhook, its caches holding ${Object.entries(r.objects).map(([k, n]) => `${n} ${k}`).join(', ')} (ready ${r.readyMs} ms after start). ${pinnedNote}.`);
+  print('Reviews: half a cutover that passes every rule, half one that fails five; latency from the intended send instant (open loop).\n');
+  const rows: Array<Array<string | number>> = [];
+  for (const f of r.fixed) {
+    for (const target of TARGETS) {
+      const s = f[target].summary;
+      const base = f.floor.summary;
+      rows.push([
+        `${f.ratePerSecond}/s`,
+        target,
+        ms(s.p50Ms),
+        ms(s.p99Ms),
+        ms(s.maxMs),
+        s.errorCount,
+        Math.round(s.achievedPerSecond),
+        percent(f[target].serverCpuShare),
+        percent(f[target].serverCoreOtherShare),
+        ms(s.sendLagP99Ms, 3),
+        target === 'floor' ? '' : ratio(s.p50Ms, base.p50Ms),
+        target === 'floor' ? '' : ratio(s.p99Ms, base.p99Ms),
+        target === 'floor' ? '' : ratio(s.maxMs, base.maxMs),
+      ]);
+    }
+  }
+  print(table(['rate', 'server', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'answered/s', 'server CPU', 'others on core', 'send lag p99', 'p50 ×floor', 'p99 ×floor', 'max ×floor'], rows));
+  const byKindRows = r.fixed.map((f) => {
+    const k = f.webhook.summary.byKind;
+    return [`${f.ratePerSecond}/s`, ms(k.pass.p50Ms), ms(k.pass.p99Ms), ms(k.fail.p50Ms), ms(k.fail.p99Ms)];
+  });
+  print('\nWebhook latency by review:');
+  print(table(['rate', 'passing p50', 'passing p99', 'failing p50', 'failing p99'], byKindRows));
+
+  const floorMax = r.maxSustained.floor.ratePerSecond;
+  const hookMax = r.maxSustained.webhook.ratePerSecond;
+  print(`\nMaximum sustained rate (every review answered correctly, p99 ≤ ${SUSTAINED_P99_MS} ms): floor ${floorMax}/s, webhook ${hookMax}/s (${ratio(hookMax, floorMax)} of the floor).`);
+  const searchRows = TARGETS.flatMap((t) => r.maxSustained[t].steps.map((s) => [t, `${s.summary.ratePerSecond}/s`, Math.round(s.summary.achievedPerSecond), ms(s.summary.p50Ms), ms(s.summary.p99Ms), ms(s.summary.maxMs), s.summary.errorCount, percent(s.serverCpuShare), percent(s.serverCoreOtherShare), percent(s.summary.generatorCpuShare)]));
+  print(table(['server', 'offered', 'answered/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'server CPU', 'others on core', 'generator CPU'], searchRows));
+
+  const m = r.memory;
+  print(`\nWebhook resident memory: ${mb(m.afterSync.rssBytes)} once the caches synced, ${mb(m.afterLoad.rssBytes)} after the load (peak ${mb(m.afterLoad.peakRssBytes)}).`);
+  const calls = r.apiCallsUnderLoad;
+  print(`Asked by the webhook while under load: ${calls.lists} lists, ${calls.watches} watches, ${calls.prometheusQueries} Prometheus queries (the background \`up\` refresh, every 15 s); the review path asks nothing (test/unit/hot-path-no-io.test.ts).`);
+  const at = r.fixed.find((f) => f.ratePerSecond === TARGET.rate);
+  if (at) {
+    const p99 = at.webhook.summary.p99Ms;
+    const x = p99 / at.floor.summary.p99Ms;
+    print(`Targets: p99 at ${TARGET.rate}/s ${ms(p99)} ms (target < ${TARGET.p99Ms} ms: ${p99 < TARGET.p99Ms ? 'met' : 'MISSED'}); ${x.toFixed(2)}× the floor's p99 (target ≤ ${TARGET.floorRatio}×: ${x <= TARGET.floorRatio ? 'met' : 'MISSED'}); RSS ${mb(m.afterLoad.rssBytes)} for ${r.objects.Pod ?? 0} pods (target < 200 MB: ${m.afterLoad.rssBytes < TARGET.rssBytes ? 'met' : 'MISSED'}).`);
+  }
+}

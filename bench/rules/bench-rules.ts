@@ -1,0 +1,4 @@
+import type { BenchContext } from '../lib/report.js';
+export function benchRules(_ctx: BenchContext): Promise<unknown> {
+  return Promise.reject(new Error('not written yet'));
+}
