@@ -7,7 +7,7 @@
 //
 // - Listens on a free loopback port; its TSDB, config and log live in a fresh
 //   temporary directory that stop() removes (kept when KEEP_TEST_DIRS=1).
-// - `backfill`: OpenMetrics text (ending in `# EOF`) written into the TSDB with
+// - `backfill`: OpenMetrics text (ending in `# EOF`; or `backfillFile`, a file of it) written into the TSDB with
 //   `promtool tsdb create-blocks-from openmetrics` before start, so queries see
 //   exact, known history at fixed past instants (query them with `time=`).
 // - `config`: prometheus.yml as an object (scrape jobs for live targets);
@@ -29,6 +29,8 @@ import { waitUntil } from './wait-until.js';
 export interface PrometheusOptions {
   /** OpenMetrics text ending in `# EOF`, backfilled before start. */
   backfill?: string;
+  /** The same, already in a file: for histories too large for one string (the benchmarks' thousands of services). */
+  backfillFile?: string;
   /** prometheus.yml as an object; default `{ global: { scrape_interval: '15s' } }`. */
   config?: Record<string, unknown>;
   /** Appended to Prometheus's flags (e.g. `--web.enable-remote-write-receiver`). */
@@ -59,6 +61,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     const configPath = join(dir, 'prometheus.yml');
     writeFileSync(configPath, stringify(options.config ?? { global: { scrape_interval: '15s' } }));
     if (options.backfill !== undefined) await backfill(options.backfill, dir, dataDir);
+    if (options.backfillFile !== undefined) await createBlocks(options.backfillFile, dataDir);
 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
@@ -106,10 +109,14 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
 
 /** Writes exact history into an empty TSDB with promtool. */
 async function backfill(openMetrics: string, dir: string, dataDir: string): Promise<void> {
-  const promtool = systemBinary('promtool', 'PROMTOOL_BIN', 'prometheus');
   if (!openMetrics.trimEnd().endsWith('# EOF')) throw new Error('backfill: OpenMetrics text must end with "# EOF"');
   const input = join(dir, 'backfill.om');
   writeFileSync(input, openMetrics);
+  await createBlocks(input, dataDir);
+}
+
+async function createBlocks(input: string, dataDir: string): Promise<void> {
+  const promtool = systemBinary('promtool', 'PROMTOOL_BIN', 'prometheus');
   await new Promise<void>((resolve, reject) => {
     execFile(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', input, dataDir], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`promtool could not backfill ${input}: ${error.message}\n${stderr || stdout}`));
