@@ -16,7 +16,7 @@ import { Stage, type StageStep } from '../test/support/stage.js';
 import { createConsole, formatDuration, formatPercent, type DemoConsole } from './console.js';
 import { DemoFailure, Story } from './story.js';
 
-const USAGE = `usage: npm run demo [-- --keep] [-- --quick]
+const USAGE = `usage: npm run demo [-- --keep] [-- --quick] [-- --watcher-dry-run]
 
 Plays the blue-green runbook on a local cluster with the real bluegreen-guard
 webhook and watcher: a cutover that skips the preflight is refused, the right
@@ -24,6 +24,9 @@ sequence is admitted, a failing v2 is rolled back by the watcher.
 
   --keep    leave the cluster up at the end and print how to explore it; Ctrl-C stops it
   --quick   skip the pauses that only let you watch (used by the demo's test)
+  --watcher-dry-run
+            run the watcher in dry run: it decides and alerts but never patches,
+            so the demo shows no rollback and exits 1
   -h, --help`;
 
 const FAULT_ERROR_RATIO = 0.2;
@@ -32,16 +35,22 @@ const STOP_TIMEOUT_MS = 30_000;
 interface DemoArgs {
   keep: boolean;
   quick: boolean;
+  watcherDryRun: boolean;
 }
 
 function parse(argv: string[]): DemoArgs | undefined {
   const { values } = parseArgs({
     args: argv,
-    options: { keep: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      keep: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      'watcher-dry-run': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     strict: true,
   });
   if (values.help) return undefined;
-  return { keep: values.keep, quick: values.quick };
+  return { keep: values.keep, quick: values.quick, watcherDryRun: values['watcher-dry-run'] };
 }
 
 /** How the demo's watcher windows compare with the runbook's, in one line each. */
@@ -120,7 +129,10 @@ async function main(argv: string[]): Promise<number> {
   printIntro(out);
 
   const beat = progress(out);
-  const stage = new Stage({ thresholds: 'short', watchers: 1, onProgress: beat.onProgress }, mkdtempSync(join(tmpdir(), 'bgg-demo-')));
+  const stage = new Stage(
+    { thresholds: 'short', watchers: 1, onProgress: beat.onProgress, ...(args.watcherDryRun ? { watcherConfig: { dryRun: true } } : {}) },
+    mkdtempSync(join(tmpdir(), 'bgg-demo-')),
+  );
   let exitCode: number;
   let interrupted: NodeJS.Signals | undefined;
   let stopping: Promise<void> | undefined;

@@ -145,12 +145,16 @@ export class Story {
     let status = 'waiting for the first scrape';
     const stopBeat = out.heartbeat(() => `${formatOffset(Date.now() - this.faultAtMs).padStart(7)}  ${status}`);
     const deadlineMs = (config.errorRate.windowSeconds + config.errorRate.rateWindowSeconds + 60) * 1000;
-    let rollback: { atMs: number; resourceVersion?: string } | undefined;
+    type Ending = { kind: 'rolled-back'; atMs: number; resourceVersion?: string } | { kind: 'dry-run'; summary: string };
+    let ending: Ending | undefined;
     try {
-      rollback = await waitUntil(
+      ending = await waitUntil<Ending>(
         async () => {
           const back = mesh.shareHistory().find((c) => c.atMs >= this.faultAtMs && (c.share.v1 ?? 0) >= 1 - 1e-9);
-          if (back) return back;
+          if (back) return { kind: 'rolled-back', atMs: back.atMs, resourceVersion: back.resourceVersion };
+          // A watcher in dry run decides the same, alerts, and patches nothing: no point waiting longer.
+          const dryRun = (await stage.alerts()).find((a) => a.labels.namespace === scene.namespace && a.annotations.patch_result?.startsWith('dry run'));
+          if (dryRun) return { kind: 'dry-run', summary: dryRun.annotations.summary ?? dryRun.labels.alertname ?? 'dry run' };
           const traffic = await this.v2Traffic();
           const share = mesh.trafficShare();
           status = `v2 5xx ${traffic ? formatPercent(traffic.errorRatio) : 'n/a'} in Prometheus · traffic to v2 ${formatPercent(share.v2 ?? 0)} · no rollback yet`;
@@ -161,12 +165,17 @@ export class Story {
     } finally {
       stopBeat();
     }
-    if (!rollback) {
+    if (ending?.kind !== 'rolled-back') {
       out.fail('no rollback', `the VirtualService still sends traffic to v2 ${formatDuration(Date.now() - this.faultAtMs)} after the fault`);
-      out.line('last lines of the watcher log:');
-      out.quote(stage.watchers[0]?.logTail(15) ?? '(no watcher runs)');
+      if (ending?.kind === 'dry-run') {
+        out.line(`the watcher runs in dry run; it alerted instead: ${ending.summary}`);
+      } else {
+        out.line('last lines of the watcher log:');
+        out.quote(stage.watchers[0]?.logTail(15) ?? '(no watcher runs)');
+      }
       throw new DemoFailure('the watcher did not roll back: the demo shows no rollback');
     }
+    const rollback = ending;
     this.outcome.rolledBack = true;
     this.timeline.push({
       atMs: rollback.atMs,

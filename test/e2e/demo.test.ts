@@ -119,6 +119,19 @@ describe('npm run demo', () => {
     expect(markedProcesses(run.mark)).toEqual([]);
   }, 600_000);
 
+  it('exits 1 when it shows no rollback (a watcher in dry run alerts instead of patching)', async () => {
+    const run = startDemo(['--quick', '--watcher-dry-run']);
+    const code = await run.exited;
+    const out = run.output();
+    expect({ code, tail: out.slice(-600) }).toEqual({ code: 1, tail: expect.stringContaining('✗ demo failed') as unknown });
+    expect(out).toContain('Step 3 · ');
+    expect(out).toMatch(/✗ no rollback\s+the VirtualService still sends traffic to v2/);
+    expect(out).toMatch(/the watcher runs in dry run; it alerted instead: dry run: VirtualService \S+ would be rolled\s+back to green/);
+    expect(out).not.toContain('Step 4 · ');
+    expect(out).toContain('Stopped: no process left behind.');
+    expect(markedProcesses(run.mark)).toEqual([]);
+  }, 600_000);
+
   it('stops everything it started when interrupted while the cluster starts', async () => {
     const run = startDemo(['--quick']);
     await waitForOutput(run, '✓ control plane', 300_000);
