@@ -1,6 +1,9 @@
 // What a VirtualService change does to traffic: which subsets it routes to,
 // which are the stable one and the candidates, whose share of which route
 // rises, and so whether the change is a cutover, a rollback, or neither.
+// A change of the recorded stable subset is a cutover to the subset it names:
+// traffic moved back to the stable subset is a rollback, never blocked, so
+// naming a subset stable must meet what raising its share would.
 import { STABLE_SUBSET } from '../../istio/annotations.js';
 import { destinationKey, formatPercent, routesOf, shareIn, type Route } from '../../istio/routes.js';
 import type { VirtualService } from '../../istio/types.js';
@@ -24,13 +27,24 @@ export interface RoutedSubset {
   raised: boolean;
   /** Its largest share of any route after the change. */
   maxShare: number;
+  /** This change makes it the stable subset: it is judged as if its share were raised. */
+  promotion?: Promotion;
+}
+
+export interface Promotion {
+  /** The stable subset recorded on the object as it is now. */
+  from: string;
+  /** The stable subset the new object records. */
+  to: string;
+  /** False when the annotation was removed and `to` is the default. */
+  annotated: boolean;
 }
 
 export interface VsChange {
   stableSubset: string;
   routes: Route[];
   subsets: RoutedSubset[];
-  /** A candidate's share of some route rises. */
+  /** A candidate's share of some route rises, or the change names another subset stable. */
   cutover: boolean;
   /** An update that raises the stable subset's share and no candidate's, among destinations it already had. */
   rollback: boolean;
@@ -51,6 +65,7 @@ export function analyseChange(
   options: { clusterDomain: string; defaultStableSubset: string },
 ): VsChange {
   const stableSubset = stableSubsetOf(vs, old, options.defaultStableSubset);
+  const nextStable = stableSubsetOf(vs, undefined, options.defaultStableSubset);
   const routes = routesOf(vs, options.clusterDomain);
   const oldRoutes = new Map(old ? routesOf(old, options.clusterDomain).map((r) => [r.key, r]) : []);
   const byKey = new Map<string, RoutedSubset>();
@@ -75,8 +90,21 @@ export function analyseChange(
       rs.maxShare = Math.max(rs.maxShare, newShare);
     }
   }
+  if (old && nextStable !== stableSubset) {
+    const promotion: Promotion = { from: stableSubset, to: nextStable, annotated: vs.metadata.annotations?.[STABLE_SUBSET]?.trim() === nextStable };
+    // Judged on every host a route sends to that subset; a subset no route names yet,
+    // on every host a later rollback could bring it into.
+    const routed = routes.flatMap((r) => r.destinations).filter((d) => d.subset !== undefined);
+    const named = routed.filter((d) => d.subset === nextStable);
+    for (const d of named.length > 0 ? named : routed) {
+      const key = destinationKey({ host: d.host, subset: nextStable });
+      let rs = byKey.get(key);
+      if (!rs) byKey.set(key, (rs = { host: d.host, writtenHost: d.writtenHost, subset: nextStable, role: 'candidate', placements: [], raised: false, maxShare: 0 }));
+      rs.promotion = promotion;
+    }
+  }
   const subsets = [...byKey.values()];
-  const cutover = subsets.some((s) => s.role === 'candidate' && s.raised);
+  const cutover = subsets.some((s) => (s.role === 'candidate' && s.raised) || s.promotion);
   // A rollback moves traffic back among the hosts the object already routed to: it may
   // bring back a host's stable subset, but pointing a route at a new host's `green` is
   // not a return to the stable subset.
@@ -98,8 +126,17 @@ export function subsetName(s: { subset: string; host: string }): string {
   return `subset ${s.subset} of ${s.host}`;
 }
 
-/** `routes 50% (http[0]) to subset blue of H`, or with several routes `routes traffic to subset blue of H (50% in http[0], 1% in tcp[0])`. */
+/**
+ * `routes 50% (http[0]) to subset blue of H`, or with several routes `routes traffic to subset blue of H (50% in http[0], 1% in tcp[0])`;
+ * for a subset the change names stable, `changes its stable subset (…) from green to subset blue of H`.
+ */
 export function routingPhrase(rs: RoutedSubset): string {
+  const p = rs.promotion;
+  if (p) {
+    return p.annotated
+      ? `changes its stable subset (annotation ${STABLE_SUBSET}) from ${p.from} to ${subsetName(rs)}`
+      : `removes its annotation ${STABLE_SUBSET}, so its stable subset changes from ${p.from} to the default, ${subsetName(rs)}`;
+  }
   const placements = rs.placements.filter((p) => p.newShare > 0);
   const shown = placements.length > 0 ? placements : rs.placements;
   const only = shown.length === 1 ? shown[0] : undefined;
@@ -107,12 +144,26 @@ export function routingPhrase(rs: RoutedSubset): string {
   return `routes traffic to ${subsetName(rs)} (${shown.map((p) => `${formatPercent(p.newShare)} in ${p.route.label}`).join(', ')})`;
 }
 
-/** Subsets the new object sends traffic to. */
+/** Subsets the new object sends traffic to, and a subset it names stable. */
 export function routedSubsets(change: VsChange): RoutedSubset[] {
-  return change.subsets.filter((s) => s.maxShare > 0);
+  return change.subsets.filter((s) => s.maxShare > 0 || s.promotion);
 }
 
-/** Candidates whose share rises: what a cutover is about. */
+/** Candidates whose share rises, and a subset the change names stable: what a cutover is about. */
 export function raisedCandidates(change: VsChange): RoutedSubset[] {
-  return change.subsets.filter((s) => s.role === 'candidate' && s.raised);
+  return change.subsets.filter((s) => (s.role === 'candidate' && s.raised) || s.promotion);
+}
+
+/** What to do once a rule's fix is done: `raise the weight`, or `name blue the stable subset`. */
+export function nextStep(rs: RoutedSubset): string {
+  return rs.promotion ? `name ${rs.subset} the stable subset` : 'raise the weight';
+}
+
+/** Appended to a finding about a subset the change names stable: why it is judged, and the other ways. */
+export function promotionNote(rs: RoutedSubset): string {
+  if (!rs.promotion) return '';
+  return (
+    ' A change of the stable subset is judged as a cutover to the subset it names, because traffic moved back to the stable subset is a rollback, which is never blocked. ' +
+    `Otherwise leave the annotation to the watcher, which records ${rs.subset} as stable once a cutover to it has held at full traffic, or have a member of a break-glass group make the change.`
+  );
 }

@@ -2,7 +2,7 @@
 // it gets traffic (critical checklist line). Active only with a ScrapeStatus;
 // without one the rule says it was skipped, and an unknown answer
 // (Prometheus unreachable) is reported at the rule's mode, never passed.
-import { raisedCandidates, routingPhrase, subsetName } from './change.js';
+import { nextStep, promotionNote, raisedCandidates, routingPhrase, subsetName } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { podList } from './pods-text.js';
@@ -34,7 +34,8 @@ export function checkMetricsScraped({ vs, object, name, change, lookup, scrape }
         object,
         message:
           `${name} ${routingPhrase(s)}, but Prometheus does not scrape pods ${podList(down)} (no target with up == 1). ` +
-          `Fix: expose the metrics endpoint and make sure Prometheus scrapes version ${s.subset} (check its targets page), then raise the weight.`,
+          `Fix: expose the metrics endpoint and make sure Prometheus scrapes version ${s.subset} (check its targets page), then ${nextStep(s)}.` +
+          promotionNote(s),
       });
     }
     if (unknown.length > 0) {
@@ -43,7 +44,8 @@ export function checkMetricsScraped({ vs, object, name, change, lookup, scrape }
         object,
         message:
           `${name} ${routingPhrase(s)}, but whether Prometheus scrapes pods ${podList(unknown)} is unknown (Prometheus unreachable or not yet asked). ` +
-          `Fix: make Prometheus reachable from bluegreen-guard and retry.`,
+          `Fix: make Prometheus reachable from bluegreen-guard and retry.` +
+          promotionNote(s),
       });
     }
   }

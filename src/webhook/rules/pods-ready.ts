@@ -2,7 +2,7 @@
 // rolled out and Ready: at least one replica, every replica updated, ready
 // and available, no old replica left, and every pod the subset selects Ready.
 import type { Deployment } from '../../istio/types.js';
-import { raisedCandidates, routingPhrase } from './change.js';
+import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { podList } from './pods-text.js';
@@ -32,7 +32,8 @@ export function checkPodsReady({ vs, object, name, change, lookup }: VsRuleInput
       object,
       message:
         `${name} ${routingPhrase(s)}, but ${problems.join('; ')}. ` +
-        `Fix: wait until ${waits.length > 0 ? `${waits.join(' and ')} succeeds and ` : ''}every pod of subset ${s.subset} is Ready, then raise the weight.`,
+        `Fix: wait until ${waits.length > 0 ? `${waits.join(' and ')} succeeds and ` : ''}every pod of subset ${s.subset} is Ready, then ${nextStep(s)}.` +
+        promotionNote(s),
     });
   }
   return issues;

@@ -1,6 +1,6 @@
 // probes: every container of the workload behind a candidate whose share
 // rises has a readinessProbe and a livenessProbe (runbook checklist).
-import { raisedCandidates, routingPhrase } from './change.js';
+import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { workloadName } from './subset-backend.js';
@@ -32,7 +32,8 @@ export function checkProbes({ vs, object, name, change, lookup }: VsRuleInput): 
         object,
         message:
           `${what}, but ${workloadName(w)} has containers without probes: ${lacking.map((c) => `${c.name} (no ${c.missing.join(', no ')})`).join('; ')}. ` +
-          `Fix: add a readinessProbe and a livenessProbe to every container of ${workloadName(w)}, roll it out, then raise the weight.`,
+          `Fix: add a readinessProbe and a livenessProbe to every container of ${workloadName(w)}, roll it out, then ${nextStep(s)}.` +
+          promotionNote(s),
       });
     }
   }

@@ -2,7 +2,7 @@
 // labels, share one version, and belong to one workload. A version-label typo
 // that lets a subset select another workload's pods is the runbook's
 // "partial rollout due to mislabeled pods".
-import { routedSubsets, routingPhrase } from './change.js';
+import { promotionNote, routedSubsets, routingPhrase } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { plural, podList } from './pods-text.js';
@@ -36,7 +36,8 @@ export function checkVersionLabels({ vs, object, name, change, lookup }: VsRuleI
       object,
       message:
         `${name} ${routingPhrase(s)}, whose pods are mislabeled: ${problems.join('; ')}. Traffic meant for one version reaches another (partial rollout due to mislabeled pods). ` +
-        `Fix: correct the app/version labels in the pod template of the workload that does not belong, redeploy it, and check with 'kubectl get pods -n ${namespace} -L app,version'.`,
+        `Fix: correct the app/version labels in the pod template of the workload that does not belong, redeploy it, and check with 'kubectl get pods -n ${namespace} -L app,version'.` +
+        promotionNote(s),
     });
   }
   return issues;
