@@ -54,7 +54,7 @@ function parse(argv: string[]): DemoArgs | undefined {
 }
 
 /** How the demo's watcher windows compare with the runbook's, in one line each. */
-export function describeShortenedWindows(short: WatcherConfig, seed: WatcherConfig): string[] {
+function describeShortenedWindows(short: WatcherConfig, seed: WatcherConfig): string[] {
   const er = short.errorRate;
   const lines = [
     `5xx ≥ ${formatPercent(er.ratio)} sustained ${er.windowSeconds} s instead of ${formatDuration(seed.errorRate.windowSeconds * 1000)} (ratio over ${er.rateWindowSeconds} s, judged every ${er.stepSeconds} s)`,
