@@ -35,6 +35,8 @@ export type { ScrapeStatus } from './rules/scrape-status.js';
 
 /** Audit annotation recording a rule-mode override carried by the object itself. */
 export const AUDIT_RULE_MODES = 'rule-modes';
+/** Audit annotation recording the object's loosening overrides that were not honoured (`probes=off`). */
+export const AUDIT_RULE_MODES_IGNORED = 'rule-modes-ignored';
 
 type VsRule = (input: VsRuleInput) => Issue[];
 
@@ -53,17 +55,21 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   const object = objectRef(subject);
   const { namespace, name } = subject.metadata;
   const ns = state.namespace(namespace);
-  const { modes, issues: modeIssues } = resolveModes(
+  const { modes, issues: modeIssues, refused, ignored } = resolveModes(
     config,
-    [
-      { name: `Namespace ${namespace}`, annotations: ns?.metadata.annotations },
-      { name: `${subject.kind} ${namespace}/${name}`, annotations: subject.metadata.annotations },
-    ],
+    { name: `Namespace ${namespace}`, annotations: ns?.metadata.annotations },
+    {
+      name: `${subject.kind} ${namespace}/${name}`,
+      annotations: subject.metadata.annotations,
+      before: input.operation === 'CREATE' ? undefined : (input.oldObject?.metadata.annotations ?? {}),
+    },
     object,
+    input.requester,
   );
   const auditAnnotations: Record<string, string> = {};
   const objectModes = subject.metadata.annotations?.[RULE_MODES];
   if (objectModes !== undefined) auditAnnotations[AUDIT_RULE_MODES] = objectModes;
+  if (ignored.length > 0) auditAnnotations[AUDIT_RULE_MODES_IGNORED] = ignored.join(',');
 
   const issues: Issue[] = [];
   let change: VsChange | undefined;
@@ -95,6 +101,9 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     findings = findings.map((f) => (f.severity === 'deny' ? { ...f, severity: 'warn', message: f.message + note } : f));
     exemption = 'rollback';
   }
+  // A refused override is no part of a rollback: were it let through, the next change would find it on the object and honour it.
+  const refusedNote = change?.rollback ? ' (A rollback is never blocked, but this annotation change is not part of it: apply the rollback without it.)' : '';
+  findings = [...refused.flatMap((i) => toFinding(i, modes)).map((f) => (f.severity === 'deny' ? { ...f, message: f.message + refusedNote } : f)), ...findings];
 
   const glass = breakGlass(subject.metadata.annotations, input.requester, config);
   if (glass.kind === 'honoured') {

@@ -23,9 +23,14 @@ export function breakGlass(annotations: Labels | undefined, requester: Requester
   const reason = value.trim();
   if (reason === '') return { kind: 'refused', reason, why: `annotation ${BREAK_GLASS} has an empty reason; write why the override is needed` };
   if (config.breakGlassGroups.length === 0) return { kind: 'refused', reason, why: 'break-glass is not enabled (no break-glass groups are configured)' };
-  const group = requester.groups.find((g) => config.breakGlassGroups.includes(g));
+  const group = breakGlassGroupOf(requester, config);
   if (group === undefined) {
     return { kind: 'refused', reason, why: `user ${requester.username} is in none of the break-glass groups (${config.breakGlassGroups.join(', ')})` };
   }
   return { kind: 'honoured', reason, group };
+}
+
+/** The configured break-glass group the requester is in, if any. */
+export function breakGlassGroupOf(requester: Requester, config: RulesConfig): string | undefined {
+  return requester.groups.find((g) => config.breakGlassGroups.includes(g));
 }
