@@ -15,6 +15,8 @@ export interface TlsTarget {
   port: number;
   /** PEM of the CA that signed the server's certificate. */
   ca: string | Buffer;
+  /** The name the certificate must carry, when it is not `host` (a certificate for `localhost` reached at 127.0.0.1). */
+  servername?: string;
 }
 
 const HEADER_END = Buffer.from('\r\n\r\n');
@@ -43,7 +45,7 @@ export class Http1Connection {
   /** Opens the connection and completes the TLS handshake. */
   static open(target: TlsTarget): Promise<Http1Connection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: target.host, port: target.port, ca: target.ca, servername: target.host === '127.0.0.1' ? undefined : target.host }, () => {
+      const socket = connect({ host: target.host, port: target.port, ca: target.ca, servername: target.servername ?? (/^[\d.]+$/.test(target.host) ? undefined : target.host) }, () => {
         socket.off('error', reject);
         resolve(new Http1Connection(socket));
       });
