@@ -101,9 +101,18 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     findings = findings.map((f) => (f.severity === 'deny' ? { ...f, severity: 'warn', message: f.message + note } : f));
     exemption = 'rollback';
   }
-  // A refused override is no part of a rollback: were it let through, the next change would find it on the object and honour it.
-  const refusedNote = change?.rollback ? ' (A rollback is never blocked, but this annotation change is not part of it: apply the rollback without it.)' : '';
-  findings = [...refused.flatMap((i) => toFinding(i, modes)).map((f) => (f.severity === 'deny' ? { ...f, message: f.message + refusedNote } : f)), ...findings];
+  // A rollback is never blocked, not even by an override it carries: the refusal becomes a warning, and
+  // the audit annotation rule-modes-ignored records that the entry arrived with a rollback.
+  const refusedFindings = refused.flatMap((i) => toFinding(i, modes)).map((f) =>
+    change?.rollback && f.severity === 'deny'
+      ? { ...f, severity: 'warn' as const, message: `${f.message} (Allowed anyway: this change shifts traffic back to the stable subset, and a rollback is never blocked. Remove the entry afterwards: left on the object, later changes would honour it.)` }
+      : f,
+  );
+  if (change?.rollback && refused.length > 0) {
+    auditAnnotations[AUDIT_RULE_MODES_IGNORED] = `${ignored.join(',')} (arrived with a rollback)`;
+    exemption = 'rollback';
+  }
+  findings = [...refusedFindings, ...findings];
 
   const glass = breakGlass(subject.metadata.annotations, input.requester, config);
   if (glass.kind === 'honoured') {

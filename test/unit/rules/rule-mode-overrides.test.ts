@@ -98,17 +98,19 @@ describe('an object-level override that loosens a rule', () => {
     expect(overrideFindings(verdict)).toEqual([['probes', 'deny']]);
   });
 
-  it('is not covered by a rollback that carries it: the rollback alone is allowed', () => {
+  it('never blocks a rollback that carries it: refused as a warning, recorded in the audit annotation', () => {
     const from = one('shop/vs-current.yaml');
     primaryTo(1)(from);
     const back = clone(from);
     primaryTo(0)(back);
     expect(review(update(vs(from), vs(back)), probelessBlue(), sre).allowed).toBe(true);
     const verdict = review(update(vs(from), vs(withModes(back, 'probes=off'))), probelessBlue(), sre);
-    expect(verdict.allowed).toBe(false);
+    expect(verdict.allowed).toBe(true);
+    expect(verdict.exemption).toBe('rollback');
     const [finding] = verdict.findings.filter(isOverride);
-    expect(finding?.severity).toBe('deny');
-    expect(finding?.message).toContain('(A rollback is never blocked, but this annotation change is not part of it: apply the rollback without it.)');
+    expect(finding?.severity).toBe('warn');
+    expect(finding?.message).toContain('a rollback is never blocked. Remove the entry afterwards');
+    expect(verdict.auditAnnotations['rule-modes-ignored']).toBe('probes=off (arrived with a rollback)');
   });
 
   it('applies to DestinationRules too, and is honoured on a delete of an object that carries it', () => {
