@@ -41,10 +41,10 @@ class IoTrap {
   arm(): void {
     const record = (what: string) => this.calls.push(`${what}\n${new Error().stack?.split('\n').slice(2, 8).join('\n') ?? ''}`);
     const originalFetch = globalThis.fetch;
-    globalThis.fetch = ((...args: Parameters<typeof fetch>) => {
+    globalThis.fetch = (...args: Parameters<typeof fetch>) => {
       record(`fetch ${String(args[0] instanceof Request ? args[0].url : args[0])}`);
       return originalFetch(...args);
-    }) as typeof fetch;
+    };
     this.restore.push(() => (globalThis.fetch = originalFetch));
     for (const [name, mod] of [['http', http], ['https', https]] as const) {
       for (const fn of ['request', 'get'] as const) {
@@ -57,12 +57,13 @@ class IoTrap {
       }
     }
     // Every TCP client (http, https, tls, net, fetch's undici) connects through here.
-    const originalConnect = Socket.prototype.connect;
-    Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+    const proto = Socket.prototype as unknown as { connect: (...a: unknown[]) => Socket };
+    const originalConnect = proto.connect;
+    proto.connect = function (this: Socket, ...args: unknown[]) {
       record(`socket connect ${JSON.stringify(args[0])}`);
-      return (originalConnect as (...a: unknown[]) => Socket).apply(this, args);
-    } as typeof Socket.prototype.connect;
-    this.restore.push(() => (Socket.prototype.connect = originalConnect));
+      return originalConnect.apply(this, args);
+    };
+    this.restore.push(() => (proto.connect = originalConnect));
   }
 
   disarm(): void {
