@@ -3,7 +3,7 @@
 // I/O here; the loop and `bluegreen-guard evaluate` gather the inputs.
 import type { WatcherConfig } from '../config/watcher-config.js';
 import { alertsForService, type CriticalAlerts } from '../alertmanager/firing-alert-source.js';
-import { keyOf, type History, type MetricsSnapshot, type QueryOutcome } from './metrics-snapshot.js';
+import { keyOf, MINUTE_SECONDS, type History, type MetricsSnapshot, type QueryOutcome } from './metrics-snapshot.js';
 import type { SmokeTestResult } from './smoke-test.js';
 import { formatMs, formatRatio, judgeHistory } from './thresholds.js';
 import type { Evaluation, FindingStatus, ServiceKey, Verdict, WatchFinding, WatchRuleId } from './verdict.js';
@@ -20,7 +20,8 @@ export interface EvaluationContext {
 export function evaluateService(snapshot: MetricsSnapshot, service: ServiceKey, context: EvaluationContext, config: WatcherConfig): Evaluation {
   const key = keyOf(service);
   const who = `${service.namespace}/${service.service} version ${service.version}`;
-  const findings: WatchFinding[] = [errorRate(snapshot, key, who, config), latencyP99(snapshot, key, who, config)];
+  const current = sinceCutover(snapshot, context.cutoverStartedAtSeconds, config);
+  const findings: WatchFinding[] = [errorRate(current, key, who, config), latencyP99(current, key, who, config)];
   if (context.smokeTest) findings.push(smokeTest(context.smokeTest));
   if (context.criticalAlerts) findings.push(criticalAlert(context.criticalAlerts, service));
   if (inEarlyWindow(snapshot.atSeconds, context.cutoverStartedAtSeconds, config)) {
@@ -41,6 +42,29 @@ export function verdictOf(findings: readonly WatchFinding[]): Verdict {
   if (has('no-data')) return 'no-data';
   if (has('warning')) return 'warning';
   return 'healthy';
+}
+
+/**
+ * Samples taken before the current cutover began belong to an earlier one
+ * (e.g. the errors that caused the last rollback): they count as no data, so
+ * a re-cutover of a fixed version is judged on its own traffic alone.
+ */
+export function sinceCutover(snapshot: MetricsSnapshot, cutoverStartedAtSeconds: number | null | undefined, config: WatcherConfig): MetricsSnapshot {
+  if (cutoverStartedAtSeconds === null || cutoverStartedAtSeconds === undefined) return snapshot;
+  const mask = (outcome: QueryOutcome<History>, stepSeconds: number): QueryOutcome<History> => {
+    if (outcome.status === 'error') return outcome;
+    const byService = new Map<string, History>();
+    for (const [key, history] of outcome.byService) {
+      const last = history.length - 1;
+      byService.set(key, history.map((v, i) => (snapshot.atSeconds - (last - i) * stepSeconds < cutoverStartedAtSeconds ? null : v)));
+    }
+    return { status: 'ok', byService };
+  };
+  return {
+    ...snapshot,
+    errorRatio: mask(snapshot.errorRatio, config.errorRate.stepSeconds),
+    latencyP99Ms: mask(snapshot.latencyP99Ms, MINUTE_SECONDS),
+  };
 }
 
 /** The first `earlyWindow.durationSeconds` after the cutover began, start included, end excluded. */

@@ -208,3 +208,19 @@ describe('verdict', () => {
     expect(e.verdict).toBe('breached');
   });
 });
+
+describe('samples from before the current cutover began belong to an earlier one', () => {
+  const sustained = steps(0.3);
+  const slow: History = [5000, 5000, 5000];
+  it.each<[string, number | null, FindingStatus, FindingStatus]>([
+    ['no cutover recorded: every sample counts', null, 'breached', 'breached'],
+    ['cutover began before the whole window: every sample counts', AT - 600, 'breached', 'breached'],
+    ['cutover began exactly at the window start: every sample counts', AT - 120, 'breached', 'breached'],
+    ['re-cutover 30 s ago: the errors that caused the last rollback do not count', AT - 30, 'ok', 'ok'],
+    ['re-cutover 90 s ago: two of three minutes are an earlier cutover', AT - 90, 'ok', 'ok'],
+  ])('%s', (_name, cutover, errorStatus, latencyStatus) => {
+    const e = evaluateService(snapshot({ ratio: sustained, p99: slow }), reviews, { cutoverStartedAtSeconds: cutover }, config);
+    expect(rule(e.findings, 'error-rate').status).toBe(errorStatus);
+    expect(rule(e.findings, 'latency-p99').status).toBe(latencyStatus);
+  });
+});
