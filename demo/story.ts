@@ -98,6 +98,11 @@ export class Story {
       ['VirtualService', 'vs-blue-100.yaml', scene.virtualService({ [scene.stableSubset]: 0, [scene.candidateSubset]: 100 })],
     ];
     for (const [label, file, manifest] of steps) {
+      if (file === 'vs-blue-100.yaml') {
+        // The webhook reads `up` in the background: wait until its dry-run verdict has seen the scrape.
+        await scene.waitUntilScraped();
+        out.ok('webhook', 'sees Prometheus scraping every v2 pod (metrics-scraped)');
+      }
       const result = await this.kubectlApply(file, manifest);
       out.quote(trimPatchDump(`${result.stderr}${result.stdout}`));
       if (result.code !== 0) throw new DemoFailure(`the runbook step ${file} was refused (kubectl exit ${result.code}); see the message above`);

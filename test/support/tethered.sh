@@ -7,10 +7,13 @@
 parent=$PPID
 "$@" &
 child=$!
-stop() { kill -TERM "$child" 2>/dev/null; wait "$child"; exit $?; }
+nap=""
+# The pending `sleep` goes too: nothing started here outlives the tether.
+stop() { [ -n "$nap" ] && kill "$nap" 2>/dev/null; kill -TERM "$child" 2>/dev/null; wait "$child"; exit $?; }
 trap stop TERM INT
 while kill -0 "$parent" 2>/dev/null; do
   if ! kill -0 "$child" 2>/dev/null; then wait "$child"; exit $?; fi
-  sleep 0.5 & wait $!
+  sleep 0.5 & nap=$!
+  wait "$nap"
 done
 stop
