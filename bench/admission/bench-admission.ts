@@ -36,7 +36,7 @@ interface Plan {
 
 function plan(quick: boolean): Plan {
   return quick
-    ? { shape: { ...FULL_CLUSTER, namespaces: 20 }, fixedRates: [100, 500, 1000].map((r) => ({ ratePerSecond: r, durationMs: 1500 })), warmupMs: 500, searchStartRate: 2000, searchStepMs: 1000, bisections: 0, connections: 32 }
+    ? { shape: FULL_CLUSTER, fixedRates: [100, 500, 1000].map((r) => ({ ratePerSecond: r, durationMs: 1500 })), warmupMs: 500, searchStartRate: 2000, searchStepMs: 1000, bisections: 0, connections: 32 }
     : {
         shape: FULL_CLUSTER,
         fixedRates: [
@@ -66,7 +66,8 @@ export interface AdmissionResults {
   objects: Record<string, number>;
   /** From starting the command to /ready (every cache synced). */
   readyMs: number;
-  memory: { afterSync: ProcessMemory; afterLoad: ProcessMemory };
+  /** The same command over an empty cluster, once ready; then over the generated cluster, once ready and after the load. */
+  memory: { emptyCluster: ProcessMemory; afterSync: ProcessMemory; afterLoad: ProcessMemory };
   /** What the webhook asked its API server and Prometheus while the load ran (watch renewals and the background `up` refresh). */
   apiCallsUnderLoad: { lists: number; watches: number; prometheusQueries: number };
   fixed: Array<{ ratePerSecond: number; floor: ServerStep; webhook: ServerStep }>;
@@ -102,14 +103,23 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
     const pinnedNote = canPin() ? `servers pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOAD_CPU} (taskset)` : 'taskset is missing: nothing is pinned';
     ctx.progress(`admission: ${pinnedNote}; loading a cluster of ${Object.entries(objectCounts(p.shape)).map(([k, n]) => `${n} ${k}`).join(', ')}`);
 
+    // The same command over an empty cluster first: what the process costs before it caches anything.
+    const emptyApi = await BenchChild.start<{ port: number }>({ script: 'admission/cluster-api-process.ts', input: { shape: { ...p.shape, namespaces: 0 } } });
+    const empty = await startWebhookCommand({ cpus: SERVER_CPU, certFile: certs.certFile, keyFile: certs.keyFile, apiUrl: `http://127.0.0.1:${emptyApi.ready.port}`, workDir: dir, nodeArgs: ctx.webhookNodeArgs ?? [], ...(ctx.webhookMain ? { main: ctx.webhookMain } : {}) });
+    const emptyMemory = processMemory(empty.pid);
+    await empty.stop();
+    await emptyApi.stop();
+    ctx.progress(`admission: the webhook over an empty cluster: RSS ${mb(emptyMemory.rssBytes)}`);
+
     const api = await BenchChild.start<{ port: number }>({ script: 'admission/cluster-api-process.ts', input: { shape: p.shape } });
     children.push(api);
     const apiUrl = `http://127.0.0.1:${api.ready.port}`;
-    const command = await startWebhookCommand({ cpus: SERVER_CPU, certFile: certs.certFile, keyFile: certs.keyFile, apiUrl, workDir: dir, readyTimeoutMs: ctx.quick ? 60_000 : 300_000, ...(ctx.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, '--cpu-prof-name=webhook.cpuprofile'] } : {}) });
+    const command = await startWebhookCommand({ cpus: SERVER_CPU, certFile: certs.certFile, keyFile: certs.keyFile, apiUrl, workDir: dir, readyTimeoutMs: ctx.quick ? 60_000 : 300_000, ...(ctx.webhookMain ? { main: ctx.webhookMain } : {}), nodeArgs: [...(ctx.webhookNodeArgs ?? []), ...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, '--cpu-prof-name=webhook.cpuprofile'] : [])] });
     stops.push(() => command.stop());
     const webhook = new ProcessHandle(command.pid);
     const afterSync = webhook.memory();
     const objects = await cacheObjects(command.metricsPort);
+    if (ctx.webhookNodeArgs || ctx.webhookMain) ctx.progress(`admission: webhook run as ${ctx.webhookMain ?? 'dist/cli/main.js'} ${(ctx.webhookNodeArgs ?? []).join(' ')}`);
     ctx.progress(`admission: webhook ready (caches synced) ${command.readyMs} ms after start; RSS ${mb(afterSync.rssBytes)} (peak ${mb(afterSync.peakRssBytes)})`);
 
     const floor = await BenchChild.start<{ port: number }>({ script: 'admission/floor-process.ts', input: { certFile: certs.certFile, keyFile: certs.keyFile }, cpus: SERVER_CPU, ...(ctx.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, '--cpu-prof-name=floor.cpuprofile'] } : {}) });
@@ -167,7 +177,7 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
       shape: p.shape,
       objects,
       readyMs: command.readyMs,
-      memory: { afterSync, afterLoad },
+      memory: { emptyCluster: emptyMemory, afterSync, afterLoad },
       apiCallsUnderLoad: { lists: apiAfter.lists - apiBefore.lists, watches: apiAfter.watches - apiBefore.watches, prometheusQueries: apiAfter.prometheusQueries - apiBefore.prometheusQueries },
       fixed,
       maxSustained,
@@ -243,7 +253,7 @@ function printAdmission(r: AdmissionResults, pinnedNote: string): void {
   print(table(['server', 'offered', 'answered/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'server CPU', 'others on core', 'generator CPU'], searchRows));
 
   const m = r.memory;
-  print(`\nWebhook resident memory: ${mb(m.afterSync.rssBytes)} once the caches synced, ${mb(m.afterLoad.rssBytes)} after the load (peak ${mb(m.afterLoad.peakRssBytes)}).`);
+  print(`\nWebhook resident memory: ${mb(m.afterSync.rssBytes)} once the caches synced (${mb(m.emptyCluster.rssBytes)} for the same command over an empty cluster), ${mb(m.afterLoad.rssBytes)} after the load (peak ${mb(m.afterLoad.peakRssBytes)}).`);
   const calls = r.apiCallsUnderLoad;
   print(`Asked by the webhook while under load: ${calls.lists} lists, ${calls.watches} watches, ${calls.prometheusQueries} Prometheus queries (the background \`up\` refresh, every 15 s); the review path asks nothing (test/unit/hot-path-no-io.test.ts).`);
   const at = r.fixed.find((f) => f.ratePerSecond === TARGET.rate);

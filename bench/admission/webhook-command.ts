@@ -24,6 +24,8 @@ export interface WebhookCommandOptions {
   workDir: string;
   /** Extra Node/V8 options before the script (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Another build's dist/cli/main.js, to compare a change before it is in dist/; default this checkout's. */
+  main?: string;
   readyTimeoutMs?: number;
 }
 
@@ -38,7 +40,7 @@ export interface WebhookCommand {
 }
 
 export async function startWebhookCommand(options: WebhookCommandOptions): Promise<WebhookCommand> {
-  await ensureCliBuilt();
+  if (!options.main) await ensureCliBuilt();
   const kubeconfig = join(options.workDir, 'kubeconfig.yaml');
   writeFileSync(
     kubeconfig,
@@ -58,7 +60,7 @@ export async function startWebhookCommand(options: WebhookCommandOptions): Promi
   const logPath = join(options.workDir, 'webhook.log');
   const log = openSync(logPath, 'w');
   const args = ['webhook', '--config', configPath, '--host', '127.0.0.1', '--port', String(port), '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--cert-file', options.certFile, '--key-file', options.keyFile, '--kubeconfig', kubeconfig, '--prometheus', options.apiUrl];
-  const { command, args: argv } = pinned(options.cpus, process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', MAIN, ...args]);
+  const { command, args: argv } = pinned(options.cpus, process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', options.main ?? MAIN, ...args]);
   const started = performance.now();
   const child: ChildProcess = spawn(command, argv, { stdio: ['ignore', log, log] });
   closeSync(log);

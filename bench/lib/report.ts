@@ -7,6 +7,10 @@ export interface BenchContext {
   quick: boolean;
   /** bench/results/<timestamp>[-quick] */
   resultsDir: string;
+  /** Set by --webhook-node-args: extra Node/V8 options for the webhook under test (to compare settings). */
+  webhookNodeArgs?: string[];
+  /** Set by --webhook-main: run another build of the webhook (its dist/cli/main.js). */
+  webhookMain?: string;
   /** Set by --profile: servers write V8 CPU profiles (--cpu-prof) here. */
   profileDir?: string;
   /** Progress lines (stderr), apart from the tables (stdout). */
