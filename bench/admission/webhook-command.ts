@@ -26,6 +26,8 @@ export interface WebhookCommandOptions {
   nodeArgs?: string[];
   /** Another build's dist/cli/main.js, to compare a change before it is in dist/; default this checkout's. */
   main?: string;
+  /** Merged into the webhook's config file (top-level keys replace). */
+  config?: Record<string, unknown>;
   readyTimeoutMs?: number;
 }
 
@@ -55,7 +57,7 @@ export async function startWebhookCommand(options: WebhookCommandOptions): Promi
     }),
   );
   const configPath = join(options.workDir, 'webhook.yaml');
-  writeFileSync(configPath, stringify({ shutdownGraceSeconds: 0, logLevel: 'info' }));
+  writeFileSync(configPath, stringify({ shutdownGraceSeconds: 0, logLevel: 'info', ...options.config }));
   const [port, metricsPort] = [await freePort(), await freePort()];
   const logPath = join(options.workDir, 'webhook.log');
   const log = openSync(logPath, 'w');
