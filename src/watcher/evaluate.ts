@@ -20,7 +20,7 @@ export interface EvaluationContext {
 export function evaluateService(snapshot: MetricsSnapshot, service: ServiceKey, context: EvaluationContext, config: WatcherConfig): Evaluation {
   const key = keyOf(service);
   const who = `${service.namespace}/${service.service} version ${service.version}`;
-  const current = sinceCutover(snapshot, context.cutoverStartedAtSeconds, config);
+  const current = sinceCutover(snapshot, key, context.cutoverStartedAtSeconds, config);
   const findings: WatchFinding[] = [errorRate(current, key, who, config), latencyP99(current, key, who, config)];
   if (context.smokeTest) findings.push(smokeTest(context.smokeTest));
   if (context.criticalAlerts) findings.push(criticalAlert(context.criticalAlerts, service));
@@ -47,14 +47,17 @@ export function verdictOf(findings: readonly WatchFinding[]): Verdict {
 /**
  * Samples taken before the current cutover began belong to an earlier one
  * (e.g. the errors that caused the last rollback): they count as no data, so
- * a re-cutover of a fixed version is judged on its own traffic alone.
+ * a re-cutover of a fixed version is judged on its own traffic alone. Only
+ * `key`'s histories are kept: this runs once per service, and copying every
+ * service's would make a cycle quadratic in the number of services.
  */
-export function sinceCutover(snapshot: MetricsSnapshot, cutoverStartedAtSeconds: number | null | undefined, config: WatcherConfig): MetricsSnapshot {
+export function sinceCutover(snapshot: MetricsSnapshot, key: string, cutoverStartedAtSeconds: number | null | undefined, config: WatcherConfig): MetricsSnapshot {
   if (cutoverStartedAtSeconds === null || cutoverStartedAtSeconds === undefined) return snapshot;
   const mask = (outcome: QueryOutcome<History>, stepSeconds: number): QueryOutcome<History> => {
     if (outcome.status === 'error') return outcome;
+    const history = outcome.byService.get(key);
     const byService = new Map<string, History>();
-    for (const [key, history] of outcome.byService) {
+    if (history) {
       const last = history.length - 1;
       byService.set(key, history.map((v, i) => (snapshot.atSeconds - (last - i) * stepSeconds < cutoverStartedAtSeconds ? null : v)));
     }
