@@ -9,3 +9,5 @@ npm run --silent lint
 npm run --silent typecheck
 echo "[test] unit, integration and end-to-end tests" >&2
 node --experimental-vm-modules node_modules/jest/bin/jest.js --ci
+echo "[test] benchmark smoke run, so the benchmark code cannot rot (docs/benchmarks.md)" >&2
+bash scripts/bench.sh --quick
