@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only admission,watcher,rollback,rules] [--profile] [--webhook-node-args ARGS] [--webhook-main PATH]`
+// `npm run bench [-- --quick] [--only admission,watcher,rollback,rules] [--profile] [--webhook-node-args ARGS] [--webhook-main PATH] [--webhook-config JSON]`
 //
 // Runs the benchmark parts in order, prints a table per part, and writes the
 // figures as JSON under bench/results/<timestamp>/ (ignored by git). --quick
@@ -26,11 +26,11 @@ type Part = keyof typeof PARTS;
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, 'webhook-node-args': { type: 'string' }, 'webhook-main': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, profile: { type: 'boolean', default: false }, 'webhook-node-args': { type: 'string' }, 'webhook-main': { type: 'string' }, 'webhook-config': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help) {
-    print('usage: npm run bench [-- --quick] [-- --only admission,watcher,rollback,rules] [-- --profile]\n  --profile: the processes under test write V8 CPU profiles (.cpuprofile) into the results folder\n  --webhook-node-args "...": Node/V8 options for the webhook under test, to compare settings\n  --webhook-main PATH: another build\'s dist/cli/main.js as the webhook under test, to compare a change');
+    print('usage: npm run bench [-- --quick] [-- --only admission,watcher,rollback,rules] [-- --profile]\n  --profile: the processes under test write V8 CPU profiles (.cpuprofile) into the results folder\n  --webhook-node-args "...": Node/V8 options for the webhook under test, to compare settings\n  --webhook-main PATH: another build\'s dist/cli/main.js as the webhook under test, to compare a change\n  --webhook-config JSON: merged into the webhook\'s config file, e.g. \'{"prometheus":{"url":null}}\'');
     return 0;
   }
   const only = values.only?.split(',').map((s) => s.trim()) ?? Object.keys(PARTS);
@@ -49,6 +49,7 @@ async function main(): Promise<number> {
     ...(values.profile ? { profileDir: join(resultsDir, 'profiles') } : {}),
     ...(values['webhook-node-args'] ? { webhookNodeArgs: values['webhook-node-args'].split(/\s+/).filter(Boolean) } : {}),
     ...(values['webhook-main'] ? { webhookMain: resolve(values['webhook-main']) } : {}),
+    ...(values['webhook-config'] ? { webhookConfig: JSON.parse(values['webhook-config']) as Record<string, unknown> } : {}),
     progress: (line) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`),
   };
 

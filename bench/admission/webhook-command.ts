@@ -57,11 +57,11 @@ export async function startWebhookCommand(options: WebhookCommandOptions): Promi
     }),
   );
   const configPath = join(options.workDir, 'webhook.yaml');
-  writeFileSync(configPath, stringify({ shutdownGraceSeconds: 0, logLevel: 'info', ...options.config }));
+  writeFileSync(configPath, stringify({ shutdownGraceSeconds: 0, logLevel: 'info', prometheus: { url: options.apiUrl }, ...options.config }));
   const [port, metricsPort] = [await freePort(), await freePort()];
   const logPath = join(options.workDir, 'webhook.log');
   const log = openSync(logPath, 'w');
-  const args = ['webhook', '--config', configPath, '--host', '127.0.0.1', '--port', String(port), '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--cert-file', options.certFile, '--key-file', options.keyFile, '--kubeconfig', kubeconfig, '--prometheus', options.apiUrl];
+  const args = ['webhook', '--config', configPath, '--host', '127.0.0.1', '--port', String(port), '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--cert-file', options.certFile, '--key-file', options.keyFile, '--kubeconfig', kubeconfig];
   const { command, args: argv } = pinned(options.cpus, process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', options.main ?? MAIN, ...args]);
   const started = performance.now();
   const child: ChildProcess = spawn(command, argv, { stdio: ['ignore', log, log] });

@@ -9,6 +9,8 @@ export interface BenchContext {
   resultsDir: string;
   /** Set by --webhook-node-args: extra Node/V8 options for the webhook under test (to compare settings). */
   webhookNodeArgs?: string[];
+  /** Set by --webhook-config: merged into the webhook's config file (e.g. `{"prometheus":{"url":null}}`). */
+  webhookConfig?: Record<string, unknown>;
   /** Set by --webhook-main: run another build of the webhook (its dist/cli/main.js). */
   webhookMain?: string;
   /** Set by --profile: servers write V8 CPU profiles (--cpu-prof) here. */
@@ -33,7 +35,7 @@ export function ratio(a: number, b: number): string {
 }
 
 export function mb(bytes: number): string {
-  return Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : '–';
+  return Number.isFinite(bytes) ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : '–';
 }
 
 export function percent(share: number): string {
