@@ -13,7 +13,7 @@ import { FULL_CLUSTER, objectCounts, type ClusterShape } from '../lib/cluster-fi
 import { mb, ms, percent, print, ratio, saveJson, section, table, type BenchContext } from '../lib/report.js';
 import type { ConnectArgs, RunArgs, RunSummary } from './load-process.js';
 import type { ClusterApiCounts } from './cluster-api-process.js';
-import { startWebhookCommand } from './webhook-command.js';
+import { startWebhookCommand, type WebhookCommandOptions } from './webhook-command.js';
 
 export const SERVER_CPU = '0';
 export const LOAD_CPU = '1';
@@ -105,9 +105,26 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
     const pinnedNote = canPin() ? `servers pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOAD_CPU} (taskset)` : 'taskset is missing: nothing is pinned';
     ctx.progress(`admission: ${pinnedNote}; loading a cluster of ${Object.entries(objectCounts(p.shape)).map(([k, n]) => `${n} ${k}`).join(', ')}`);
 
+    // The webhook as configured for this run (--webhook-node-args, --webhook-main, --webhook-config).
+    const commandOptions = (apiUrl: string, profileName?: string): WebhookCommandOptions => ({
+      cpus: SERVER_CPU,
+      certFile: certs.certFile,
+      keyFile: certs.keyFile,
+      apiUrl,
+      workDir: dir,
+      readyTimeoutMs: ctx.quick ? 60_000 : 300_000,
+      nodeArgs: [...(ctx.webhookNodeArgs ?? []), ...(ctx.profileDir && profileName ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${profileName}`] : [])],
+      ...(ctx.webhookMain ? { main: ctx.webhookMain } : {}),
+      ...(ctx.webhookConfig ? { config: ctx.webhookConfig } : {}),
+    });
+    if (ctx.webhookNodeArgs || ctx.webhookMain || ctx.webhookConfig) {
+      ctx.progress(`admission: webhook run as ${ctx.webhookMain ?? 'dist/cli/main.js'} ${(ctx.webhookNodeArgs ?? []).join(' ')} with config ${JSON.stringify(ctx.webhookConfig ?? {})}`);
+    }
+
     // The same command over an empty cluster first: what the process costs before it caches anything.
-    const emptyApi = await BenchChild.start<{ port: number }>({ script: 'admission/cluster-api-process.ts', input: { shape: { ...p.shape, namespaces: 0 } } });
-    const empty = await startWebhookCommand({ cpus: SERVER_CPU, certFile: certs.certFile, keyFile: certs.keyFile, apiUrl: `http://127.0.0.1:${emptyApi.ready.port}`, workDir: dir, nodeArgs: ctx.webhookNodeArgs ?? [], ...(ctx.webhookMain ? { main: ctx.webhookMain } : {}), ...(ctx.webhookConfig ? { config: ctx.webhookConfig } : {}) });
+    const emptyApi = await BenchChild.start<{ port: number }>({ script: 'admission/cluster-api-process.ts', input: { shape: { ...p.shape, namespaces: 0 } }, cpus: LOAD_CPU });
+    children.push(emptyApi);
+    const empty = await startWebhookCommand(commandOptions(`http://127.0.0.1:${emptyApi.ready.port}`));
     const emptyMemory = processMemory(empty.pid);
     await empty.stop();
     await emptyApi.stop();
@@ -116,15 +133,11 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
     // The stand-in API server and Prometheus answer from the load generator's core, off the server's.
     const api = await BenchChild.start<{ port: number }>({ script: 'admission/cluster-api-process.ts', input: { shape: p.shape }, cpus: LOAD_CPU });
     children.push(api);
-    const apiUrl = `http://127.0.0.1:${api.ready.port}`;
-    const command = await startWebhookCommand({ cpus: SERVER_CPU, certFile: certs.certFile, keyFile: certs.keyFile, apiUrl, workDir: dir, readyTimeoutMs: ctx.quick ? 60_000 : 300_000, ...(ctx.webhookMain ? { main: ctx.webhookMain } : {}), ...(ctx.webhookConfig ? { config: ctx.webhookConfig } : {}), nodeArgs: [...(ctx.webhookNodeArgs ?? []), ...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, '--cpu-prof-name=webhook.cpuprofile'] : [])] });
+    const command = await startWebhookCommand(commandOptions(`http://127.0.0.1:${api.ready.port}`, 'webhook.cpuprofile'));
     stops.push(() => command.stop());
     const webhook = new ProcessHandle(command.pid);
     const afterSync = webhook.memory();
     const objects = await cacheObjects(command.metricsPort);
-    if (ctx.webhookNodeArgs || ctx.webhookMain || ctx.webhookConfig) {
-      ctx.progress(`admission: webhook run as ${ctx.webhookMain ?? 'dist/cli/main.js'} ${(ctx.webhookNodeArgs ?? []).join(' ')} with config ${JSON.stringify(ctx.webhookConfig ?? {})}`);
-    }
     ctx.progress(`admission: webhook ready (caches synced) ${command.readyMs} ms after start; RSS ${mb(afterSync.rssBytes)} (peak ${mb(afterSync.peakRssBytes)})`);
 
     const floor = await BenchChild.start<{ port: number }>({ script: 'admission/floor-process.ts', input: { certFile: certs.certFile, keyFile: certs.keyFile }, cpus: SERVER_CPU, ...(ctx.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, '--cpu-prof-name=floor.cpuprofile'] } : {}) });
