@@ -12,13 +12,12 @@
 //   notifies nobody, so alerts are only stored and listed by the API.
 // - Resolves once /-/ready answers 200; rejects with the end of its log if it
 //   exits or is not ready in time. A port lost to a race is retried.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from './free-port.js';
 import { ManagedProcess } from './managed-process.js';
-import { waitReady } from './prometheus.js';
+import { readyOnFreePort, removeDir, type ReadyServer } from './ready-on-free-port.js';
 import { systemBinary } from './system-binary.js';
 
 export interface AlertmanagerOptions {
@@ -29,70 +28,39 @@ export interface AlertmanagerOptions {
   readyTimeoutMs?: number;
 }
 
-export interface RunningAlertmanager {
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  port: number;
-  dir: string;
-  process: ManagedProcess;
-  /** Stops Alertmanager (TERM, then KILL) and removes its directory. Safe to call twice. */
-  stop(): Promise<void>;
-}
+/** `dir` holds `alertmanager.yml`, `data/` (silences) and `alertmanager.log`. */
+export type RunningAlertmanager = ReadyServer;
 
 export const SILENT_ALERTMANAGER_CONFIG = {
   route: { receiver: 'nobody', group_by: ['alertname', 'namespace', 'service'], group_wait: '1s', group_interval: '1s', repeat_interval: '1h' },
   receivers: [{ name: 'nobody' }],
 };
 
-const PORT_ATTEMPTS = 3;
-
 export async function startAlertmanager(options: AlertmanagerOptions = {}): Promise<RunningAlertmanager> {
   const alertmanager = systemBinary('prometheus-alertmanager', 'ALERTMANAGER_BIN', 'prometheus-alertmanager');
   const dir = mkdtempSync(join(tmpdir(), 'bgg-alertmanager-'));
+  const storage = join(dir, 'data');
+  const configPath = join(dir, 'alertmanager.yml');
   try {
-    const storage = join(dir, 'data');
     mkdirSync(storage);
-    const configPath = join(dir, 'alertmanager.yml');
     writeFileSync(configPath, stringify(options.config ?? SILENT_ALERTMANAGER_CONFIG));
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      const proc = ManagedProcess.start({
-        name: 'alertmanager',
-        command: alertmanager,
-        args: [
-          `--config.file=${configPath}`,
-          `--storage.path=${storage}`,
-          `--web.listen-address=127.0.0.1:${port}`,
-          '--cluster.listen-address=',
-          ...(options.extraArgs ?? []),
-        ],
-        logPath: join(dir, 'alertmanager.log'),
-        cwd: dir,
-      });
-      try {
-        await waitReady(proc, url, options.readyTimeoutMs ?? 60_000);
-      } catch (error) {
-        await proc.stop();
-        if (attempt < PORT_ATTEMPTS && /address already in use/.test(proc.logTail())) continue;
-        throw error;
-      }
-      let stopped = false;
-      return {
-        url,
-        port,
-        dir,
-        process: proc,
-        stop: async () => {
-          if (stopped) return;
-          stopped = true;
-          await proc.stop();
-          if (process.env.KEEP_TEST_DIRS !== '1') rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }
   } catch (error) {
-    if (process.env.KEEP_TEST_DIRS !== '1') rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
     throw error;
   }
+  return readyOnFreePort(dir, options.readyTimeoutMs ?? 60_000, (port) =>
+    ManagedProcess.start({
+      name: 'alertmanager',
+      command: alertmanager,
+      args: [
+        `--config.file=${configPath}`,
+        `--storage.path=${storage}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+        ...(options.extraArgs ?? []),
+      ],
+      logPath: join(dir, 'alertmanager.log'),
+      cwd: dir,
+    }),
+  );
 }

@@ -17,14 +17,13 @@
 // - Retention is unlimited in practice (100 years) so old backfilled blocks are
 //   never deleted under the test's feet.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from './free-port.js';
 import { ManagedProcess } from './managed-process.js';
 import { systemBinary } from './system-binary.js';
-import { waitUntil } from './wait-until.js';
+import { readyOnFreePort, removeDir, type ReadyServer } from './ready-on-free-port.js';
 
 export interface PrometheusOptions {
   /** OpenMetrics text ending in `# EOF`, backfilled before start. */
@@ -39,72 +38,39 @@ export interface PrometheusOptions {
   readyTimeoutMs?: number;
 }
 
-export interface RunningPrometheus {
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  port: number;
-  /** The temporary directory: `data/` (TSDB), `prometheus.yml`, `prometheus.log`. */
-  dir: string;
-  process: ManagedProcess;
-  /** Stops Prometheus (TERM, then KILL) and removes its directory. Safe to call twice. */
-  stop(): Promise<void>;
-}
-
-const PORT_ATTEMPTS = 3;
+/** `dir` holds `data/` (TSDB), `prometheus.yml`, `prometheus.log`. */
+export type RunningPrometheus = ReadyServer;
 
 export async function startPrometheus(options: PrometheusOptions = {}): Promise<RunningPrometheus> {
   const prometheus = systemBinary('prometheus', 'PROMETHEUS_BIN', 'prometheus');
   const dir = mkdtempSync(join(tmpdir(), 'bgg-prometheus-'));
+  const dataDir = join(dir, 'data');
+  const configPath = join(dir, 'prometheus.yml');
   try {
-    const dataDir = join(dir, 'data');
     mkdirSync(dataDir);
-    const configPath = join(dir, 'prometheus.yml');
     writeFileSync(configPath, stringify(options.config ?? { global: { scrape_interval: '15s' } }));
     if (options.backfill !== undefined) await backfill(options.backfill, dir, dataDir);
     if (options.backfillFile !== undefined) await createBlocks(options.backfillFile, dataDir);
-
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const proc = ManagedProcess.start({
-        name: 'prometheus',
-        command: prometheus,
-        args: [
-          `--config.file=${configPath}`,
-          `--storage.tsdb.path=${dataDir}`,
-          '--storage.tsdb.retention.time=36500d',
-          `--web.listen-address=127.0.0.1:${port}`,
-          '--web.enable-lifecycle',
-          ...(options.extraArgs ?? []),
-        ],
-        logPath: join(dir, 'prometheus.log'),
-        cwd: dir,
-      });
-      const url = `http://127.0.0.1:${port}`;
-      try {
-        await waitReady(proc, url, options.readyTimeoutMs ?? 60_000);
-      } catch (error) {
-        await proc.stop();
-        if (attempt < PORT_ATTEMPTS && /address already in use/.test(proc.logTail())) continue;
-        throw error;
-      }
-      let stopped = false;
-      return {
-        url,
-        port,
-        dir,
-        process: proc,
-        stop: async () => {
-          if (stopped) return;
-          stopped = true;
-          await proc.stop();
-          removeDir(dir);
-        },
-      };
-    }
   } catch (error) {
     removeDir(dir);
     throw error;
   }
+  return readyOnFreePort(dir, options.readyTimeoutMs ?? 60_000, (port) =>
+    ManagedProcess.start({
+      name: 'prometheus',
+      command: prometheus,
+      args: [
+        `--config.file=${configPath}`,
+        `--storage.tsdb.path=${dataDir}`,
+        '--storage.tsdb.retention.time=36500d',
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.enable-lifecycle',
+        ...(options.extraArgs ?? []),
+      ],
+      logPath: join(dir, 'prometheus.log'),
+      cwd: dir,
+    }),
+  );
 }
 
 /** Writes exact history into an empty TSDB with promtool. */
@@ -123,25 +89,4 @@ async function createBlocks(input: string, dataDir: string): Promise<void> {
       else resolve();
     });
   });
-}
-
-export async function waitReady(proc: ManagedProcess, url: string, timeoutMs: number): Promise<void> {
-  const exited = Symbol('exited');
-  const result = await waitUntil<true | typeof exited>(
-    async () => {
-      if (!proc.isRunning) return exited;
-      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      return res.status === 200 ? true : undefined;
-    },
-    { timeoutMs, intervalMs: 100, description: `${proc.name} ready at ${url}/-/ready` },
-  ).catch((error: unknown) => {
-    throw proc.failure(`was not ready within ${timeoutMs} ms (${error instanceof Error ? error.message : String(error)})`);
-  });
-  if (result === exited) throw proc.failure(`exited before it was ready at ${url}`);
-}
-
-function removeDir(dir: string): void {
-  if (process.env.KEEP_TEST_DIRS === '1') return;
-  rmSync(dir, { recursive: true, force: true });
 }
