@@ -16,6 +16,7 @@ import { AlertmanagerAlertSink, type AlertSink } from '../alertmanager/alert-sin
 import { AlertmanagerFiringAlertSource } from '../alertmanager/firing-alert-source.js';
 import type { IstioApiVersion } from '../cluster/cluster-cache.js';
 import { KubernetesDeploymentPromoter } from '../cluster/deployment-labeler.js';
+import { KubernetesRevisionSource } from '../cluster/kubernetes-revision-source.js';
 import { KubernetesEventRecorder } from '../cluster/events.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
 import { KubernetesLeaseStore } from '../cluster/kubernetes-lease-store.js';
@@ -108,6 +109,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     events: new KubernetesEventRecorder(core, options.identity),
     alerts: sink,
     promoter: new KubernetesDeploymentPromoter(core, kubeConfig.makeApiClient(AppsV1Api)),
+    revisions: new KubernetesRevisionSource(core),
     // Asked at each step, so a lost Lease stops writes mid-cycle.
     elector: { isLeader: () => elector.isLeader() },
     clock,

@@ -14,6 +14,7 @@ import type { RecordResult, RollbackRequest, RollbackResult } from '../cluster/v
 import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
 import * as alerts from './guard-alerts.js';
+import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
 import type { Evaluation, ServiceKey, Verdict, WatchFinding } from './verdict.js';
 import type { LoopMetrics } from './watcher-metrics.js';
 import { isGuarded, serviceKey, subsetIdentity, type MeshOptions, type SubsetIdentity, type WatchedObjects } from './watch-targets.js';
@@ -47,6 +48,7 @@ export interface LoopLog {
 
 export type LoopConfig = Pick<WatcherConfig, 'intervalSeconds' | 'dryRun' | 'holdSeconds' | 'noData' | 'blind' | 'promotion'> & {
   alerts: Pick<WatcherConfig['alerts'], 'extraLabels' | 'generatorUrl'>;
+  latch?: LatchPolicy;
 };
 
 export interface LoopDeps {
@@ -62,6 +64,8 @@ export interface LoopDeps {
   log: LoopLog;
   mesh: MeshOptions;
   config: LoopConfig;
+  /** Reads the revisions a rollback latches; without it, subsets are latched by name. */
+  revisions?: RevisionSource;
 }
 
 export type CycleReport =
@@ -234,6 +238,7 @@ export class WatcherLoop {
         if (deps.config.promotion.enabled) await this.promote(vs, primary.target.key, primary.identity, ctx, outgoing);
       }
     }
+    if (transition.kind === 'none') await this.expireLatch(vs, now);
     await this.send(outgoing, vs);
     return { rollbacks: 0, alerts: outgoing.length };
   }
@@ -255,7 +260,8 @@ export class WatcherLoop {
     // Leadership can end while Prometheus answers: never write without it.
     if (!deps.elector.isLeader()) return 'skipped';
     const reason = alerts.breachReason(breached);
-    const result = await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now });
+    const latch = await this.latchFor(entry, reason, now);
+    const result = await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations: latch });
     deps.metrics.rollback(result.outcome, result.conflicts);
     const fields = { ...logKeys(vs), rule: breached.map((f) => f.rule).join(','), outcome: result.outcome, conflicts: result.conflicts };
     switch (result.outcome) {
@@ -277,6 +283,33 @@ export class WatcherLoop {
         outgoing.push(alerts.rollbackFailedAlert(ctx, breached, result));
         return 'not-rolled-back';
       }
+    }
+  }
+
+  /** The latch annotations for this rollback, or none when latching is off. */
+  private async latchFor(entry: Entry, reason: string, now: Date): Promise<AnnotationChanges | undefined> {
+    const policy = this.deps.config.latch ?? DEFAULT_LATCH_POLICY;
+    if (!policy.enabled) return undefined;
+    const labels = new Map(entry.targets.map((t) => [t.target.subset, t.identity.labels]));
+    const source = this.deps.revisions ?? { revisionsOf: () => Promise.reject(new Error('no revision source configured')) };
+    const record = await recordLatch(entry.vs, latchCandidates(entry.state, (s) => labels.get(s)), source, {
+      at: now,
+      reason,
+      clusterDomain: this.deps.mesh.clusterDomain,
+      timeoutMs: policy.lookupTimeoutMs,
+    });
+    if (record.problems.length > 0) this.deps.log.warn({ ...logKeys(entry.vs), err: record.problems.join('; ') }, 'revisions not read: the rollback latches the subsets by name');
+    return record.annotations;
+  }
+
+  /** Removes latch entries past the configured expiry. */
+  private async expireLatch(vs: VirtualService, now: Date): Promise<void> {
+    const expiry = expireLatch(vs, now, (this.deps.config.latch ?? DEFAULT_LATCH_POLICY).expirySeconds);
+    if (!expiry || this.deps.config.dryRun) return;
+    if (await this.record(vs, expiry.annotations)) {
+      const what = expiry.expired.map((e) => `subset ${e.subset} of ${e.host} (rolled back ${e.at})`).join(', ');
+      this.deps.log.info({ ...logKeys(vs) }, `rollback latch expired: ${what}`);
+      await this.event(vs, { type: 'Normal', reason: 'RollbackLatchExpired', message: `rollback latch expired for ${what}: traffic may go there again`, at: now });
     }
   }
 
