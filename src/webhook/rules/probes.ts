@@ -1,5 +1,6 @@
 // probes: every container of the workload behind a candidate whose share
 // rises has a readinessProbe and a livenessProbe (runbook checklist).
+import type { Deployment } from '../../istio/types.js';
 import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
@@ -23,19 +24,29 @@ export function checkProbes({ vs, object, name, change, lookup }: VsRuleInput): 
         });
         continue;
       }
-      const lacking = w.deployment.spec.containers
-        .map((c) => ({ name: c.name, missing: [...(c.hasReadinessProbe ? [] : ['readinessProbe']), ...(c.hasLivenessProbe ? [] : ['livenessProbe'])] }))
-        .filter((c) => c.missing.length > 0);
+      const lacking = lackingProbes(w.deployment);
       if (lacking.length === 0) continue;
       issues.push({
         rule: 'probes',
         object,
         message:
-          `${what}, but ${workloadName(w)} has containers without probes: ${lacking.map((c) => `${c.name} (no ${c.missing.join(', no ')})`).join('; ')}. ` +
+          `${what}, but ${workloadName(w)} has containers without probes: ${describeLacking(lacking)}. ` +
           `Fix: add a readinessProbe and a livenessProbe to every container of ${workloadName(w)}, roll it out, then ${nextStep(s)}.` +
           promotionNote(s),
       });
     }
   }
   return issues;
+}
+
+/** The containers of a Deployment's pod template that lack a readiness or a liveness probe. */
+export function lackingProbes(d: Deployment): { name: string; missing: string[] }[] {
+  return d.spec.containers
+    .map((c) => ({ name: c.name, missing: [...(c.hasReadinessProbe ? [] : ['readinessProbe']), ...(c.hasLivenessProbe ? [] : ['livenessProbe'])] }))
+    .filter((c) => c.missing.length > 0);
+}
+
+/** `web (no readinessProbe, no livenessProbe); sidecar (no livenessProbe)` */
+export function describeLacking(lacking: readonly { name: string; missing: string[] }[]): string {
+  return lacking.map((c) => `${c.name} (no ${c.missing.join(', no ')})`).join('; ');
 }
