@@ -23,6 +23,10 @@ export interface RulesConfig {
   breakGlassGroups: readonly string[];
   /** Members of these groups may clear a rollback latch (`bluegreen-guard ack`); empty: the break-glass groups. */
   latchAckGroups: readonly string[];
+  /** `keep-previous`: how long after a cutover is confirmed stable the previous stable Deployment is kept. */
+  keepPreviousSeconds: number;
+  /** `keep-previous`: users that may scale it anyway (e.g. the HPA controller's identity). */
+  keepPreviousExemptUsernames: readonly string[];
 }
 
 export function defaultRulesConfig(): RulesConfig {
@@ -37,6 +41,8 @@ export function defaultRulesConfig(): RulesConfig {
     watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
     breakGlassGroups: [],
     latchAckGroups: [],
+    keepPreviousSeconds: 3600,
+    keepPreviousExemptUsernames: [],
   };
 }
 
@@ -48,7 +54,7 @@ export function isRuleMode(s: unknown): s is RuleMode {
   return typeof s === 'string' && (RULE_MODES as readonly string[]).includes(s);
 }
 
-export const RULES_CONFIG_FIELDS = ['modes', 'rootNamespace', 'clusterDomain', 'canaryMaxWeightPercent', 'defaultStableSubset', 'watcherUsernames', 'breakGlassGroups', 'latchAckGroups'] as const;
+export const RULES_CONFIG_FIELDS = ['modes', 'rootNamespace', 'clusterDomain', 'canaryMaxWeightPercent', 'defaultStableSubset', 'watcherUsernames', 'breakGlassGroups', 'latchAckGroups', 'keepPreviousSeconds', 'keepPreviousExemptUsernames'] as const;
 
 /**
  * Validate rules configuration (from a config file, Helm values...). Absent
@@ -92,6 +98,14 @@ export function parseRulesConfig(raw: unknown): RulesConfig {
   config.watcherUsernames = stringList(o, 'watcherUsernames', config.watcherUsernames);
   config.breakGlassGroups = stringList(o, 'breakGlassGroups', config.breakGlassGroups);
   config.latchAckGroups = stringList(o, 'latchAckGroups', config.latchAckGroups);
+  config.keepPreviousExemptUsernames = stringList(o, 'keepPreviousExemptUsernames', config.keepPreviousExemptUsernames);
+  if (o.keepPreviousSeconds !== undefined) {
+    const v = o.keepPreviousSeconds;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new Error(`rules config: keepPreviousSeconds is ${describe(v)}. Fix: set it to a whole number of seconds, 0 or more (default 3600).`);
+    }
+    config.keepPreviousSeconds = v;
+  }
   return config;
 }
 

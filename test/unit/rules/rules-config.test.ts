@@ -19,6 +19,7 @@ describe('rules config', () => {
       'metrics-scraped': 'deny',
       'canary-first': 'warn',
       'rollback-latch': 'deny',
+      'keep-previous': 'deny',
     });
     expect(c).toMatchObject({
       rootNamespace: 'istio-system',
@@ -28,6 +29,7 @@ describe('rules config', () => {
       watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
       breakGlassGroups: [],
       latchAckGroups: [],
+      keepPreviousSeconds: 3600,
     });
   });
 
