@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- tests edit raw API objects (untyped JSON) in place */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- tests edit raw API objects (untyped JSON) in place */
 // keep-previous: for an hour after a cutover, the previous stable Deployment
 // may not be scaled down or deleted, so a rollback always has somewhere to go.
 import { describe, expect, it } from '@jest/globals';
