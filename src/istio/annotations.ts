@@ -30,3 +30,8 @@ export const STABLE_SINCE = `${PREFIX}stable-since`;
 
 /** Per-VirtualService smoke-test URL for the watcher's `smoke-test` rule; overrides the configured template. */
 export const SMOKE_TEST_URL = `${PREFIX}smoke-test-url`;
+
+/** On a Job: a migration that must have succeeded before its version's share rises. */
+export const BEFORE_CUTOVER = `${PREFIX}before-cutover`;
+/** On a Job: while it is active, no cutover of its service (a data backfill, a long-running job). */
+export const BLOCKS_CUTOVER = `${PREFIX}blocks-cutover`;

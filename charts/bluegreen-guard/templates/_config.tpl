@@ -16,7 +16,10 @@
     "canaryMaxWeightPercent" $w.rules.canaryMaxWeightPercent
     "defaultStableSubset" $w.rules.defaultStableSubset
     "watcherUsernames" (list (include "bgg.watcher.username" .))
-    "breakGlassGroups" $w.rules.breakGlassGroups)
+    "breakGlassGroups" $w.rules.breakGlassGroups
+    "restartWindowSeconds" ($w.rules.restartWindowSeconds | int)
+    "jobLabels" $w.rules.jobLabels
+    "probePaths" $w.rules.probePaths)
 -}}
 {{- $webhook = mustMergeOverwrite $webhook (deepCopy $w.extraConfig) -}}
 {{ toYaml $webhook }}
