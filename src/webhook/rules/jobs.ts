@@ -7,7 +7,7 @@
 // `bluegreen-guard.io/blocks-cutover: "true"` that has not finished denies any
 // cutover of the service. Where no such Job exists, the rule says nothing.
 import { BEFORE_CUTOVER, BLOCKS_CUTOVER } from '../../istio/annotations.js';
-import type { Job } from '../../istio/types.js';
+import type { Job, Pod } from '../../istio/types.js';
 import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
@@ -19,8 +19,9 @@ export function checkJobs({ vs, object, name, change, lookup, config }: VsRuleIn
     const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
     if (backend.kind !== 'pods') continue;
     const namespace = backend.service.metadata.namespace;
-    const service = backend.selector[serviceKey] ?? backend.service.metadata.name;
-    const version = backend.selector[versionKey];
+    // The selector names the service and version when it uses the configured keys; else the pods all carry them.
+    const service = backend.selector[serviceKey] ?? sharedLabel(backend.pods, serviceKey) ?? backend.service.metadata.name;
+    const version = backend.selector[versionKey] ?? sharedLabel(backend.pods, versionKey);
     const ofService = lookup.state.jobs(namespace).filter((j) => j.metadata.labels?.[serviceKey] === service);
     if (ofService.length === 0) continue;
     const what = `${name} ${routingPhrase(s)}`;
@@ -53,6 +54,12 @@ export function checkJobs({ vs, object, name, change, lookup, config }: VsRuleIn
     }
   }
   return issues;
+}
+
+function sharedLabel(pods: readonly Pod[], key: string): string | undefined {
+  const values = new Set(pods.map((p) => p.metadata.labels?.[key]));
+  const [only] = values;
+  return values.size === 1 ? only : undefined;
 }
 
 function jobState(j: Job): string {

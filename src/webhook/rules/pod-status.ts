@@ -47,7 +47,8 @@ export function failingPods(pods: readonly Pod[], nowMs: number | undefined, win
 function describeTrouble(t: PodTrouble | undefined): string {
   if (!t) return 'is not Ready';
   const restarts = t.restartCount !== undefined ? `${t.exitCode !== undefined ? `last exit code ${t.exitCode}, ` : ''}${t.restartCount} restart${t.restartCount === 1 ? '' : 's'}` : '';
-  const detail = (s: string | undefined): string => (s ? `: ${s}` : '');
+  // Kubernetes' messages often end with a period; the sentence goes on after them.
+  const detail = (s: string | undefined): string => (s ? `: ${s.replace(/\.+$/, '')}` : '');
   const container = `${t.init ? 'init container' : 'container'} ${t.container ?? ''}`;
   switch (t.state) {
     case 'unscheduled':
