@@ -21,6 +21,8 @@ export interface RulesConfig {
   watcherUsernames: readonly string[];
   /** Members of these groups may override denials with the `bluegreen-guard.io/break-glass` annotation. */
   breakGlassGroups: readonly string[];
+  /** Members of these groups may clear a rollback latch (`bluegreen-guard ack`); empty: the break-glass groups. */
+  latchAckGroups: readonly string[];
 }
 
 export function defaultRulesConfig(): RulesConfig {
@@ -34,6 +36,7 @@ export function defaultRulesConfig(): RulesConfig {
     defaultStableSubset: DEFAULT_STABLE_SUBSET,
     watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
     breakGlassGroups: [],
+    latchAckGroups: [],
   };
 }
 
@@ -45,7 +48,7 @@ export function isRuleMode(s: unknown): s is RuleMode {
   return typeof s === 'string' && (RULE_MODES as readonly string[]).includes(s);
 }
 
-export const RULES_CONFIG_FIELDS = ['modes', 'rootNamespace', 'clusterDomain', 'canaryMaxWeightPercent', 'defaultStableSubset', 'watcherUsernames', 'breakGlassGroups'] as const;
+export const RULES_CONFIG_FIELDS = ['modes', 'rootNamespace', 'clusterDomain', 'canaryMaxWeightPercent', 'defaultStableSubset', 'watcherUsernames', 'breakGlassGroups', 'latchAckGroups'] as const;
 
 /**
  * Validate rules configuration (from a config file, Helm values...). Absent
@@ -88,6 +91,7 @@ export function parseRulesConfig(raw: unknown): RulesConfig {
   }
   config.watcherUsernames = stringList(o, 'watcherUsernames', config.watcherUsernames);
   config.breakGlassGroups = stringList(o, 'breakGlassGroups', config.breakGlassGroups);
+  config.latchAckGroups = stringList(o, 'latchAckGroups', config.latchAckGroups);
   return config;
 }
 

@@ -13,6 +13,7 @@ export const RULE_IDS = [
   'weights',
   'metrics-scraped',
   'canary-first',
+  'rollback-latch',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 

@@ -16,7 +16,8 @@
     "canaryMaxWeightPercent" $w.rules.canaryMaxWeightPercent
     "defaultStableSubset" $w.rules.defaultStableSubset
     "watcherUsernames" (list (include "bgg.watcher.username" .))
-    "breakGlassGroups" $w.rules.breakGlassGroups)
+    "breakGlassGroups" $w.rules.breakGlassGroups
+    "latchAckGroups" $w.rules.latchAckGroups)
 -}}
 {{- $webhook = mustMergeOverwrite $webhook (deepCopy $w.extraConfig) -}}
 {{ toYaml $webhook }}
@@ -46,6 +47,7 @@
     "renewDeadlineSeconds" $a.lease.renewDeadlineSeconds
     "retryPeriodSeconds" $a.lease.retryPeriodSeconds)
   "promotion" $a.promotion
+  "latch" $a.latch
 -}}
 {{- $watcher = mustMergeOverwrite $watcher (deepCopy $a.extraConfig) -}}
 {{ toYaml $watcher }}

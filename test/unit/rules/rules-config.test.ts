@@ -18,6 +18,7 @@ describe('rules config', () => {
       weights: 'deny',
       'metrics-scraped': 'deny',
       'canary-first': 'warn',
+      'rollback-latch': 'deny',
     });
     expect(c).toMatchObject({
       rootNamespace: 'istio-system',
@@ -26,6 +27,7 @@ describe('rules config', () => {
       defaultStableSubset: 'green',
       watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
       breakGlassGroups: [],
+      latchAckGroups: [],
     });
   });
 
