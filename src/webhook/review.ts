@@ -25,6 +25,8 @@ import { checkMetricsScraped } from './rules/metrics-scraped.js';
 import { resolveModes, type Modes } from './rules/modes.js';
 import { checkPodsReady } from './rules/pods-ready.js';
 import { checkProbes } from './rules/probes.js';
+import { judgeLatchEdit } from './rules/latch-ack.js';
+import { checkRollbackLatch } from './rules/rollback-latch.js';
 import type { ScrapeStatus } from './rules/scrape-status.js';
 import { checkSubsetExists } from './rules/subset-exists.js';
 import { checkSubsetInUse } from './rules/subset-in-use.js';
@@ -47,7 +49,7 @@ type VsRule = (input: VsRuleInput) => Issue[];
 /** Judged on every VirtualService change. */
 const STRUCTURAL_RULES: readonly VsRule[] = [checkSubsetExists, checkWeights, checkHostConflict, checkDestinationPorts];
 /** Judged only on a cutover (a change that raises some candidate's share). */
-const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst, checkJobs];
+const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst, checkRollbackLatch, checkJobs];
 
 export function review(input: ReviewInput, state: ClusterState, config: RulesConfig, scrape?: ScrapeStatus): ReviewVerdict {
   const subject = input.object ?? input.oldObject;
@@ -118,6 +120,12 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     exemption = 'rollback';
   }
   findings = [...refusedFindings, ...findings];
+  // After the rollback exemption: clearing the latch is not made a warning by riding along with a rollback.
+  if (input.operation === 'UPDATE' && input.object?.kind === 'VirtualService' && input.oldObject?.kind === 'VirtualService') {
+    const edit = judgeLatchEdit(input.object, input.oldObject, input.requester, config, object);
+    findings.push(...edit.issues.flatMap((i) => toFinding(i, modes)));
+    Object.assign(auditAnnotations, edit.audit);
+  }
 
   const glass = breakGlass(subject.metadata.annotations, input.requester, config);
   if (glass.kind === 'honoured') {

@@ -27,6 +27,8 @@ export interface RulesConfig {
   jobLabels: Readonly<{ service: string; version: string }>;
   /** `probes`: HTTP paths every container's probes must use, when set (the runbook's /ready and /live). */
   probePaths: Readonly<{ readinessPath?: string; livenessPath?: string }>;
+  /** Members of these groups may clear a rollback latch (`bluegreen-guard ack`); empty: the break-glass groups. */
+  latchAckGroups: readonly string[];
 }
 
 export function defaultRulesConfig(): RulesConfig {
@@ -46,6 +48,7 @@ export function defaultRulesConfig(): RulesConfig {
     restartWindowSeconds: 600,
     jobLabels: { service: 'app', version: 'version' },
     probePaths: {},
+    latchAckGroups: [],
   };
 }
 
@@ -68,6 +71,7 @@ export const RULES_CONFIG_FIELDS = [
   'restartWindowSeconds',
   'jobLabels',
   'probePaths',
+  'latchAckGroups',
 ] as const;
 
 /**
@@ -125,6 +129,7 @@ export function parseRulesConfig(raw: unknown): RulesConfig {
     if (!path.startsWith('/')) throw new Error(`rules config: probePaths.${field} is '${path}'. Fix: write an HTTP path starting with '/', e.g. /ready.`);
   }
   config.probePaths = probePaths;
+  config.latchAckGroups = stringList(o, 'latchAckGroups', config.latchAckGroups);
   return config;
 }
 

@@ -13,6 +13,7 @@ export const RULE_IDS = [
   'weights',
   'metrics-scraped',
   'canary-first',
+  'rollback-latch',
   'jobs',
   'host-conflict',
   'destination-port',

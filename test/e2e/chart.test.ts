@@ -320,7 +320,7 @@ describe('RBAC: each ServiceAccount can do what its process needs and nothing mo
   it('grants nothing beyond the listed rules (kubectl auth can-i --list)', async () => {
     for (const [sa, allowed] of [
       [webhookSa, ['virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'services', 'pods', 'namespaces', 'deployments.apps', 'replicasets.apps', 'jobs.batch', 'secrets', 'validatingwebhookconfigurations.admissionregistration.k8s.io']],
-      [watcherSa, ['virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'namespaces', 'events', 'leases.coordination.k8s.io']],
+      [watcherSa, ['virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'namespaces', 'events', 'services', 'pods', 'leases.coordination.k8s.io']],
     ] as const) {
       const r = await cp.kubectl(['auth', 'can-i', '--list', '-n', ns, `--as=system:serviceaccount:${ns}:${sa}`]);
       expect(r.code).toBe(0);

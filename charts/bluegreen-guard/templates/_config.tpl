@@ -19,7 +19,8 @@
     "breakGlassGroups" $w.rules.breakGlassGroups
     "restartWindowSeconds" ($w.rules.restartWindowSeconds | int)
     "jobLabels" $w.rules.jobLabels
-    "probePaths" $w.rules.probePaths)
+    "probePaths" $w.rules.probePaths
+    "latchAckGroups" $w.rules.latchAckGroups)
 -}}
 {{- $webhook = mustMergeOverwrite $webhook (deepCopy $w.extraConfig) -}}
 {{ toYaml $webhook }}
@@ -49,6 +50,7 @@
     "renewDeadlineSeconds" $a.lease.renewDeadlineSeconds
     "retryPeriodSeconds" $a.lease.retryPeriodSeconds)
   "promotion" $a.promotion
+  "latch" $a.latch
 -}}
 {{- $watcher = mustMergeOverwrite $watcher (deepCopy $a.extraConfig) -}}
 {{ toYaml $watcher }}
