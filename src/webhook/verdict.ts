@@ -15,6 +15,10 @@ export const RULE_IDS = [
   'canary-first',
   'rollback-latch',
   'keep-previous',
+  'jobs',
+  'host-conflict',
+  'destination-port',
+  'dr-host',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
@@ -41,6 +45,8 @@ export interface ReviewInput {
   oldObject: IstioObject | undefined;
   dryRun: boolean;
   requester: Requester;
+  /** When the review happens (epoch ms): the request's arrival, or when preflight runs. Without it, restarts are not judged by how recent they are. */
+  nowMs?: number;
 }
 
 /** Why a review was allowed without applying the rules' denials. */

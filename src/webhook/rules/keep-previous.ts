@@ -11,7 +11,7 @@ import { routesOf } from '../../istio/routes.js';
 import type { VirtualService } from '../../istio/types.js';
 import type { RulesConfig } from '../rules-config.js';
 import type { Requester } from '../verdict.js';
-import { stableSubsetOf } from './change.js';
+import { stableSubsetOf } from '../../istio/roles.js';
 import { Lookup } from './context.js';
 import type { Issue } from './issue.js';
 
