@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- tests edit raw API objects (untyped JSON) in place */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- tests edit raw API objects (untyped JSON) in place */
 // host-conflict, destination-port and dr-host in the shop world: the cases a
 // cutover meets, beside Istio's own data (istio-analyzer-checklist.test.ts).
 import { describe, expect, it } from '@jest/globals';
