@@ -14,6 +14,7 @@ import type { RecordResult, RollbackRequest, RollbackResult } from '../cluster/v
 import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
 import * as alerts from './guard-alerts.js';
+import { refuseEmptyTarget, type ReadyPodSource } from './rollback-target.js';
 import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
 import type { Evaluation, ServiceKey, Verdict, WatchFinding } from './verdict.js';
 import type { LoopMetrics } from './watcher-metrics.js';
@@ -66,6 +67,8 @@ export interface LoopDeps {
   config: LoopConfig;
   /** Reads the revisions a rollback latches; without it, subsets are latched by name. */
   revisions?: RevisionSource;
+  /** Counts the stable subset's Ready pods before a rollback; without it, the rollback goes ahead unchecked. */
+  readyPods?: ReadyPodSource;
 }
 
 export type CycleReport =
@@ -260,8 +263,13 @@ export class WatcherLoop {
     // Leadership can end while Prometheus answers: never write without it.
     if (!deps.elector.isLeader()) return 'skipped';
     const reason = alerts.breachReason(breached);
-    const latch = await this.latchFor(entry, reason, now);
-    const result = await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations: latch });
+    // Both lookups at once: together they hold the rollback up by at most lookupTimeoutMs.
+    const [target, latch] = await Promise.all([
+      refuseEmptyTarget(vs, state, { objects: deps.objects, mesh: deps.mesh, source: deps.readyPods, timeoutMs: (deps.config.latch ?? DEFAULT_LATCH_POLICY).lookupTimeoutMs }),
+      this.latchFor(entry, reason, now),
+    ]);
+    if (target?.unknown) deps.log.warn(logKeys(vs), target.unknown);
+    const result = target?.blocked ?? (await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations: latch }));
     deps.metrics.rollback(result.outcome, result.conflicts);
     const fields = { ...logKeys(vs), rule: breached.map((f) => f.rule).join(','), outcome: result.outcome, conflicts: result.conflicts };
     switch (result.outcome) {

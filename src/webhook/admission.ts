@@ -130,6 +130,8 @@ export function decodeAdmissionReview(body: unknown, receivedAtMs: number): Deco
       username: typeof userInfo.username === 'string' ? userInfo.username : '',
       groups: Array.isArray(userInfo.groups) ? userInfo.groups.filter((g): g is string => typeof g === 'string') : [],
     },
+    // Wall-clock time (receivedAtMs is a monotonic clock): rules compare it with pod status timestamps.
+    nowMs: Date.now(),
   };
   return { ok: true, review: { subject, input, receivedAtMs } };
 }

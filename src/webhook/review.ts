@@ -9,7 +9,11 @@ import { checkCanaryFirst } from './rules/canary-first.js';
 import { analyseChange, subsetName, type VsChange } from './rules/change.js';
 import { Lookup, type VsRuleInput } from './rules/context.js';
 import { analyseDrChange } from './rules/dr-change.js';
+import { checkDestinationPorts } from './rules/destination-port.js';
+import { checkDrHost } from './rules/dr-host.js';
+import { checkHostConflict } from './rules/host-conflict.js';
 import type { Issue } from './rules/issue.js';
+import { checkJobs } from './rules/jobs.js';
 import { checkMetricsScraped } from './rules/metrics-scraped.js';
 import { checkPodsReady } from './rules/pods-ready.js';
 import { checkProbes } from './rules/probes.js';
@@ -32,9 +36,9 @@ export { AUDIT_RULE_MODES, AUDIT_RULE_MODES_IGNORED } from './review-steps.js';
 type VsRule = (input: VsRuleInput) => Issue[];
 
 /** Judged on every VirtualService change. */
-const STRUCTURAL_RULES: readonly VsRule[] = [checkSubsetExists, checkWeights];
+const STRUCTURAL_RULES: readonly VsRule[] = [checkSubsetExists, checkWeights, checkHostConflict, checkDestinationPorts];
 /** Judged only on a cutover (a change that raises some candidate's share). */
-const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst, checkRollbackLatch];
+const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst, checkRollbackLatch, checkJobs];
 
 export function review(input: ReviewInput, state: ClusterState, config: RulesConfig, scrape?: ScrapeStatus): ReviewVerdict {
   const subject = input.object ?? input.oldObject;
@@ -52,10 +56,11 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     if (input.operation !== 'DELETE' && input.object?.kind === 'VirtualService') {
       const old = input.oldObject?.kind === 'VirtualService' ? input.oldObject : undefined;
       change = analyseChange(input.object, old, config);
-      issues.push(...judgeVirtualService(input.object, change, state, config, scrape));
+      issues.push(...judgeVirtualService(input.object, old, change, state, config, scrape, input.nowMs));
     }
   } else {
     const next = input.operation === 'DELETE' ? undefined : asDestinationRule(input.object);
+    if (next) issues.push(...checkDrHost(next, state, config, object));
     const drChange = analyseDrChange(next, asDestinationRule(input.oldObject), state, config.clusterDomain);
     if (drChange) {
       issues.push(...checkSubsetInUse(input.operation, drChange, config));
@@ -97,15 +102,17 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   return verdictOf(glass.findings, exemption, auditAnnotations);
 }
 
-function judgeVirtualService(vs: VirtualService, change: VsChange, state: ClusterState, config: RulesConfig, scrape: ScrapeStatus | undefined): Issue[] {
+function judgeVirtualService(vs: VirtualService, old: VirtualService | undefined, change: VsChange, state: ClusterState, config: RulesConfig, scrape: ScrapeStatus | undefined, nowMs: number | undefined): Issue[] {
   const input: VsRuleInput = {
     vs,
+    old,
     object: objectRef(vs),
     name: `VirtualService ${vs.metadata.namespace}/${vs.metadata.name}`,
     change,
     lookup: new Lookup(state, config),
     config,
     scrape,
+    nowMs,
   };
   // A change that raises no candidate's share is not a cutover: only the structural rules apply.
   const rules = change.cutover ? [...STRUCTURAL_RULES, ...CUTOVER_RULES] : STRUCTURAL_RULES;

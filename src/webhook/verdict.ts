@@ -14,6 +14,11 @@ export const RULE_IDS = [
   'metrics-scraped',
   'canary-first',
   'rollback-latch',
+  'keep-previous',
+  'jobs',
+  'host-conflict',
+  'destination-port',
+  'dr-host',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
@@ -45,6 +50,8 @@ export interface ReviewInput {
   oldObject: AdmittedObject | undefined;
   dryRun: boolean;
   requester: Requester;
+  /** When the review happens (epoch ms): the request's arrival, or when preflight runs. Without it, restarts are not judged by how recent they are. */
+  nowMs?: number;
 }
 
 /** Why a review was allowed without applying the rules' denials. */

@@ -112,6 +112,10 @@ export class ProjectedState implements ClusterState {
     return this.base.virtualServices();
   }
 
+  jobs(namespace: string) {
+    return this.base.jobs(namespace);
+  }
+
   service(namespace: string, name: string): Service | undefined {
     const c = this.change;
     return c.kind === 'Service' && c.next.metadata.namespace === namespace && c.next.metadata.name === name ? c.next : this.base.service(namespace, name);

@@ -92,3 +92,37 @@ describe('WatcherLoop: the rollback latch', () => {
     expect(h.recorder.eventReasons()).toEqual(['RollbackLatchExpired']);
   });
 });
+
+describe('WatcherLoop: never rolls back onto a stable subset without Ready pods', () => {
+  const ready = (answer: () => Promise<{ ready: number; total: number }>) => ({ readyPods: answer });
+  function withStable(answer: () => Promise<{ ready: number; total: number }>) {
+    const h = harness({}, { revisions: new ScriptedRevisions(() => Promise.resolve([FAILED])), readyPods: ready(answer) });
+    h.cache.addNamespace('shop', true);
+    h.cache.addDestinationRule({
+      kind: 'DestinationRule',
+      metadata: { name: 'reviews', namespace: 'shop' },
+      spec: { host: 'reviews', subsets: [{ name: 'green', labels: { version: 'v1' } }, { name: 'blue', labels: { version: 'v2' } }] },
+    });
+    h.apply(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: new Date(T0 - 60_000).toISOString() }));
+    h.evaluator.set('shop/reviews/v2', BREACH);
+    return h;
+  }
+
+  it('leaves the weights alone, records RollbackBlocked and alerts critical with what to do', async () => {
+    const h = withStable(() => Promise.resolve({ ready: 0, total: 2 }));
+    const report = await h.loop.runCycle();
+    expect(report).toMatchObject({ rollbacks: 0 });
+    expect(h.store.weightPatches()).toEqual([]);
+    expect(h.recorder.eventReasons()).toContain('RollbackBlocked');
+    const alert = h.recorder.alerts.find((a) => a.labels.alertname === 'BlueGreenGuardRollbackFailed');
+    expect(alert?.labels.severity).toBe('critical');
+    expect(alert?.annotations.patch_result).toMatch(/stable subset green has no Ready pod \(2 pods behind Service shop\/reviews with version=v1\)/);
+  });
+
+  it('rolls back when some stable pod is Ready, or when the count cannot be read', async () => {
+    const some = withStable(() => Promise.resolve({ ready: 1, total: 2 }));
+    expect(await some.loop.runCycle()).toMatchObject({ rollbacks: 1 });
+    const unknown = withStable(() => Promise.reject(new Error('HTTP 503')));
+    expect(await unknown.loop.runCycle()).toMatchObject({ rollbacks: 1 });
+  });
+});
