@@ -29,6 +29,10 @@ export interface RulesConfig {
   probePaths: Readonly<{ readinessPath?: string; livenessPath?: string }>;
   /** Members of these groups may clear a rollback latch (`bluegreen-guard ack`); empty: the break-glass groups. */
   latchAckGroups: readonly string[];
+  /** `keep-previous`: how long after a cutover is confirmed stable the previous stable Deployment is kept. */
+  keepPreviousSeconds: number;
+  /** `keep-previous`: users that may scale it anyway (e.g. the HPA controller's identity). */
+  keepPreviousExemptUsernames: readonly string[];
 }
 
 export function defaultRulesConfig(): RulesConfig {
@@ -49,6 +53,8 @@ export function defaultRulesConfig(): RulesConfig {
     jobLabels: { service: 'app', version: 'version' },
     probePaths: {},
     latchAckGroups: [],
+    keepPreviousSeconds: 3600,
+    keepPreviousExemptUsernames: [],
   };
 }
 
@@ -72,6 +78,8 @@ export const RULES_CONFIG_FIELDS = [
   'jobLabels',
   'probePaths',
   'latchAckGroups',
+  'keepPreviousSeconds',
+  'keepPreviousExemptUsernames',
 ] as const;
 
 /**
@@ -130,6 +138,14 @@ export function parseRulesConfig(raw: unknown): RulesConfig {
   }
   config.probePaths = probePaths;
   config.latchAckGroups = stringList(o, 'latchAckGroups', config.latchAckGroups);
+  config.keepPreviousExemptUsernames = stringList(o, 'keepPreviousExemptUsernames', config.keepPreviousExemptUsernames);
+  if (o.keepPreviousSeconds !== undefined) {
+    const v = o.keepPreviousSeconds;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new Error(`rules config: keepPreviousSeconds is ${describe(v)}. Fix: set it to a whole number of seconds, 0 or more (default 3600).`);
+    }
+    config.keepPreviousSeconds = v;
+  }
   return config;
 }
 

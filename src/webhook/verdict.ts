@@ -14,6 +14,7 @@ export const RULE_IDS = [
   'metrics-scraped',
   'canary-first',
   'rollback-latch',
+  'keep-previous',
   'jobs',
   'host-conflict',
   'destination-port',
