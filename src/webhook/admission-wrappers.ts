@@ -63,7 +63,7 @@ export const DEFAULT_WORK_BOUND: WorkBound = { maxRoutes: 1_000, maxDestinations
 export function withWorkBound(bound: WorkBound): AdmissionWrapper {
   return (next) => (review) => {
     for (const obj of [review.input?.object, review.input?.oldObject]) {
-      if (obj === undefined) continue;
+      if (obj === undefined || (obj.kind !== 'VirtualService' && obj.kind !== 'DestinationRule')) continue;
       const over = overBound(obj.spec, bound);
       if (over !== undefined) {
         const { kind, namespace, name } = review.subject;
