@@ -73,7 +73,9 @@ export function judgeRecovery(m: RecoveryMeasurement, policy: RecoveryPolicy, el
     if (c.errorRatio > base + policy.errorRatioMargin) problems.push(`caller ${c.workload} 5xx ${pct(c.errorRatio)} > its baseline ${c.baselineErrorRatio === null ? 'n/a (taken as 0 %)' : pct(base)} + ${pct(policy.errorRatioMargin)}`);
   }
   const measured = `stable 5xx ${m.now.errorRatio === null ? 'n/a' : pct(m.now.errorRatio)} (baseline ${m.baseline.errorRatio === null ? 'n/a' : pct(baseRatio)}), p99 ${m.now.latencyP99Ms === null ? 'n/a' : `${Math.round(m.now.latencyP99Ms)} ms`} (baseline ${m.baseline.latencyP99Ms === null ? 'n/a' : `${Math.round(m.baseline.latencyP99Ms)} ms`}), ${m.callers.length} caller${m.callers.length === 1 ? '' : 's'} checked`;
-  if (problems.length === 0) return { kind: 'recovered', detail: `recovered in ${Math.round(elapsedSeconds)} s: ${measured}` };
+  // Recovered only on a whole rate window of traffic after the rollback: a few good seconds are not a recovery.
+  if (problems.length === 0 && elapsedSeconds >= Math.min(policy.rateWindowSeconds, policy.windowSeconds)) return { kind: 'recovered', detail: `recovered in ${Math.round(elapsedSeconds)} s: ${measured}` };
+  if (problems.length === 0) return { kind: 'pending', detail: `level back, waiting for a whole ${policy.rateWindowSeconds} s rate window after the rollback (${measured})` };
   const detail = `${problems.join('; ')} (${measured})`;
   return elapsedSeconds >= policy.windowSeconds ? { kind: 'failed', detail: `not recovered ${Math.round(elapsedSeconds)} s after the rollback: ${detail}` } : { kind: 'pending', detail };
 }

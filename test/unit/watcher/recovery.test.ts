@@ -17,13 +17,14 @@ const m = (now: [number | null, number | null], baseline: [number | null, number
 
 describe('judgeRecovery', () => {
   it.each([
-    ['back at the baseline', m([0.002, 120], [0.001, 110]), 30, 'recovered', /^recovered in 30 s: stable 5xx 0.20 %/],
+    ['back at the baseline', m([0.002, 120], [0.001, 110]), 60, 'recovered', /^recovered in 60 s: stable 5xx 0.20 %/],
+    ['back, but not yet for a whole rate window', m([0.002, 120], [0.001, 110]), 30, 'pending', /waiting for a whole 60 s rate window/],
     ['still failing inside the window', m([0.2, 120], [0.001, 110]), 30, 'pending', /stable 5xx 20.00 % > baseline 0.10 % \+ 1.00 %/],
     ['still failing after the window', m([0.2, 120], [0.001, 110]), 121, 'failed', /^not recovered 121 s after the rollback: stable 5xx 20.00 %/],
     ['p99 above the baseline', m([0, 900], [0, 110]), 121, 'failed', /stable p99 900 ms > baseline 110 ms \+ 25 %/],
     ['no traffic on the stable version', m([null, null], [0, 110]), 121, 'failed', /no traffic to judge/],
     ['a caller with rising 5xx', m([0, 100], [0, 100], [{ workload: 'shop/productpage-v1', errorRatio: 0.08, baselineErrorRatio: 0 }]), 121, 'failed', /caller shop\/productpage-v1 5xx 8.00 % > its baseline 0.00 %/],
-    ['a caller at its usual level', m([0, 100], [0, 100], [{ workload: 'shop/productpage-v1', errorRatio: 0.03, baselineErrorRatio: 0.03 }]), 10, 'recovered', /1 caller checked/],
+    ['a caller at its usual level', m([0, 100], [0, 100], [{ workload: 'shop/productpage-v1', errorRatio: 0.03, baselineErrorRatio: 0.03 }]), 60, 'recovered', /1 caller checked/],
   ])('%s', (_, measurement, elapsed, kind, detail) => {
     const v = judgeRecovery(measurement, policy, elapsed);
     expect(v.kind).toBe(kind);
@@ -35,7 +36,7 @@ describe('WatcherLoop: following the recovery after a rollback', () => {
   const BREACH = evaluation('breached', finding('error-rate', 'breached', 0.2, 0.05));
   function setup(measure: (times: RecoveryTimes) => RecoveryMeasurement) {
     const asked: { target: RecoveryTarget; times: RecoveryTimes }[] = [];
-    const h = harness({ recovery: { ...policy, windowSeconds: 60 } }, {
+    const h = harness({ recovery: { ...policy, windowSeconds: 60, rateWindowSeconds: 20 } }, {
       recoveryProbe: (target, times) => {
         asked.push({ target, times });
         return Promise.resolve(measure(times));
