@@ -178,6 +178,7 @@ export function slimDeployment(raw: Json): Deployment {
   const status = asObject(raw.status);
   const meta = asObject(raw.metadata);
   const podSpec = asObject(asObject(spec.template).spec);
+  const templateLabels = labels(asObject(asObject(spec.template).metadata).labels);
   const matchLabels = labels(asObject(spec.selector).matchLabels);
   const generation = asNumber(meta.generation);
   const d: Deployment = {
@@ -187,6 +188,7 @@ export function slimDeployment(raw: Json): Deployment {
       replicas: asNumber(spec.replicas) ?? 1,
       containers: containerProbes(podSpec),
       ...(matchLabels ? { selector: { matchLabels } } : {}),
+      ...(templateLabels ? { templateLabels } : {}),
     },
     status: {},
   };

@@ -110,7 +110,8 @@ export interface ContainerProbes {
 export interface Deployment {
   kind: 'Deployment';
   metadata: ObjectMeta & { generation?: number };
-  spec: { replicas?: number; selector?: { matchLabels?: Labels }; containers: ContainerProbes[] };
+  /** `templateLabels`: the pod template's labels, which every pod of the next rollout carries. */
+  spec: { replicas?: number; selector?: { matchLabels?: Labels }; templateLabels?: Labels; containers: ContainerProbes[] };
   status: {
     observedGeneration?: number;
     replicas?: number;

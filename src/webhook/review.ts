@@ -2,16 +2,9 @@
 // synchronous: cluster state comes in through the ClusterState port (watch
 // caches in the webhook, files in `preflight`), so both give the same verdict.
 import type { ClusterState } from '../cluster/cluster-state.js';
-import { RULE_MODES } from '../istio/annotations.js';
 import { objectRef, type DestinationRule, type IstioObject, type VirtualService } from '../istio/types.js';
 import type { RulesConfig } from './rules-config.js';
-import {
-  AUDIT_BREAK_GLASS_OVERRIDDEN,
-  AUDIT_BREAK_GLASS_REASON,
-  AUDIT_BREAK_GLASS_REFUSED,
-  AUDIT_BREAK_GLASS_USER,
-  breakGlass,
-} from './rules/break-glass.js';
+import { applyBreakGlass, AUDIT_RULE_MODES_IGNORED, reviewModes, toFinding, verdictOf } from './review-steps.js';
 import { checkCanaryFirst } from './rules/canary-first.js';
 import { analyseChange, subsetName, type VsChange } from './rules/change.js';
 import { Lookup, type VsRuleInput } from './rules/context.js';
@@ -22,7 +15,6 @@ import { checkHostConflict } from './rules/host-conflict.js';
 import type { Issue } from './rules/issue.js';
 import { checkJobs } from './rules/jobs.js';
 import { checkMetricsScraped } from './rules/metrics-scraped.js';
-import { resolveModes, type Modes } from './rules/modes.js';
 import { checkPodsReady } from './rules/pods-ready.js';
 import { checkProbes } from './rules/probes.js';
 import { judgeLatchEdit } from './rules/latch-ack.js';
@@ -35,14 +27,11 @@ import { checkSubsetSelectsPods } from './rules/subset-selects-pods.js';
 import { checkVersionLabels } from './rules/version-labels.js';
 import { checkWeights } from './rules/weights.js';
 import { checkZeroStart } from './rules/zero-start.js';
-import type { Finding, ReviewInput, ReviewVerdict } from './verdict.js';
+import type { AdmittedObject, Finding, ReviewInput, ReviewVerdict } from './verdict.js';
 
 export type { ScrapeStatus } from './rules/scrape-status.js';
 
-/** Audit annotation recording a rule-mode override carried by the object itself. */
-export const AUDIT_RULE_MODES = 'rule-modes';
-/** Audit annotation recording the object's loosening overrides that were not honoured (`probes=off`). */
-export const AUDIT_RULE_MODES_IGNORED = 'rule-modes-ignored';
+export { AUDIT_RULE_MODES, AUDIT_RULE_MODES_IGNORED } from './review-steps.js';
 
 type VsRule = (input: VsRuleInput) => Issue[];
 
@@ -59,23 +48,7 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   }
 
   const object = objectRef(subject);
-  const { namespace, name } = subject.metadata;
-  const ns = state.namespace(namespace);
-  const { modes, issues: modeIssues, refused, ignored } = resolveModes(
-    config,
-    { name: `Namespace ${namespace}`, annotations: ns?.metadata.annotations },
-    {
-      name: `${subject.kind} ${namespace}/${name}`,
-      annotations: subject.metadata.annotations,
-      before: input.operation === 'CREATE' ? undefined : (input.oldObject?.metadata.annotations ?? {}),
-    },
-    object,
-    input.requester,
-  );
-  const auditAnnotations: Record<string, string> = {};
-  const objectModes = subject.metadata.annotations?.[RULE_MODES];
-  if (objectModes !== undefined) auditAnnotations[AUDIT_RULE_MODES] = objectModes;
-  if (ignored.length > 0) auditAnnotations[AUDIT_RULE_MODES_IGNORED] = ignored.join(',');
+  const { modes, modeFindings, refused, ignored, auditAnnotations } = reviewModes(subject, input.oldObject, input.operation, state, config, object, input.requester);
 
   const issues: Issue[] = [];
   let change: VsChange | undefined;
@@ -96,10 +69,7 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   }
 
   // A malformed mode annotation is always reported, even for a rule that is off.
-  let findings: Finding[] = [
-    ...modeIssues.map((i): Finding => ({ rule: i.rule, severity: 'warn', object: i.object, message: i.message })),
-    ...issues.flatMap((i) => toFinding(i, modes)),
-  ];
+  let findings: Finding[] = [...modeFindings, ...issues.flatMap((i) => toFinding(i, modes))];
   let exemption: ReviewVerdict['exemption'];
 
   if (change?.rollback && findings.some((f) => f.severity === 'deny')) {
@@ -127,25 +97,9 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     Object.assign(auditAnnotations, edit.audit);
   }
 
-  const glass = breakGlass(subject.metadata.annotations, input.requester, config);
-  if (glass.kind === 'honoured') {
-    const overridden = [...new Set(findings.filter((f) => f.severity === 'deny').map((f) => f.rule))];
-    auditAnnotations[AUDIT_BREAK_GLASS_REASON] = glass.reason;
-    auditAnnotations[AUDIT_BREAK_GLASS_USER] = `${input.requester.username} (group ${glass.group})`;
-    auditAnnotations[AUDIT_BREAK_GLASS_OVERRIDDEN] = overridden.length > 0 ? overridden.join(',') : 'none';
-    if (overridden.length > 0) {
-      const note = ` (Overridden by break-glass: "${glass.reason}", by ${input.requester.username}. Remove the break-glass annotation once the emergency is over.)`;
-      findings = findings.map((f) => (f.severity === 'deny' ? { ...f, severity: 'warn', message: f.message + note } : f));
-      exemption = 'break-glass';
-    }
-  } else if (glass.kind === 'refused') {
-    auditAnnotations[AUDIT_BREAK_GLASS_REFUSED] = glass.why;
-    const note = ` The break-glass annotation was not honoured: ${glass.why}.`;
-    findings = findings.map((f) => (f.severity === 'deny' ? { ...f, message: f.message + note } : f));
-  }
-
-  const allowed = !findings.some((f) => f.severity === 'deny');
-  return { allowed, findings, ...(exemption ? { exemption } : {}), auditAnnotations };
+  const glass = applyBreakGlass(findings, subject, input.requester, config, auditAnnotations);
+  if (glass.overridden) exemption = 'break-glass';
+  return verdictOf(glass.findings, exemption, auditAnnotations);
 }
 
 function judgeVirtualService(vs: VirtualService, old: VirtualService | undefined, change: VsChange, state: ClusterState, config: RulesConfig, scrape: ScrapeStatus | undefined, nowMs: number | undefined): Issue[] {
@@ -165,17 +119,10 @@ function judgeVirtualService(vs: VirtualService, old: VirtualService | undefined
   return rules.flatMap((rule) => rule(input));
 }
 
-function toFinding(issue: Issue, modes: Modes): Finding[] {
-  const mode = modes[issue.rule];
-  if (mode === 'off') return [];
-  const severity = issue.advisory || mode === 'warn' ? 'warn' : 'deny';
-  return [{ rule: issue.rule, severity, object: issue.object, message: issue.message }];
-}
-
-function isIstioKind(o: IstioObject): boolean {
+function isIstioKind(o: AdmittedObject): o is IstioObject {
   return o.kind === 'VirtualService' || o.kind === 'DestinationRule';
 }
 
-function asDestinationRule(o: IstioObject | undefined): DestinationRule | undefined {
+function asDestinationRule(o: AdmittedObject | undefined): DestinationRule | undefined {
   return o?.kind === 'DestinationRule' ? o : undefined;
 }

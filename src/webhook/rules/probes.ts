@@ -2,7 +2,7 @@
 // rises has a readinessProbe and a livenessProbe (runbook checklist), and,
 // when the config names them (probePaths), HTTP probes on those paths: the
 // runbook's synthetic /live and /ready endpoints.
-import type { ContainerProbes } from '../../istio/types.js';
+import type { ContainerProbes, Deployment } from '../../istio/types.js';
 import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
@@ -26,9 +26,7 @@ export function checkProbes({ vs, object, name, change, lookup, config }: VsRule
         });
         continue;
       }
-      const lacking = w.deployment.spec.containers
-        .map((c) => ({ name: c.name, missing: [...(c.hasReadinessProbe ? [] : ['readinessProbe']), ...(c.hasLivenessProbe ? [] : ['livenessProbe'])] }))
-        .filter((c) => c.missing.length > 0);
+      const lacking = lackingProbes(w.deployment);
       const wrongPaths = w.deployment.spec.containers.flatMap((c) => pathProblems(c, config.probePaths));
       if (wrongPaths.length > 0) {
         const wanted = [config.probePaths.readinessPath && `readinessProbe httpGet.path ${config.probePaths.readinessPath}`, config.probePaths.livenessPath && `livenessProbe httpGet.path ${config.probePaths.livenessPath}`].filter(Boolean);
@@ -46,7 +44,7 @@ export function checkProbes({ vs, object, name, change, lookup, config }: VsRule
         rule: 'probes',
         object,
         message:
-          `${what}, but ${workloadName(w)} has containers without probes: ${lacking.map((c) => `${c.name} (no ${c.missing.join(', no ')})`).join('; ')}. ` +
+          `${what}, but ${workloadName(w)} has containers without probes: ${describeLacking(lacking)}. ` +
           `Fix: add a readinessProbe and a livenessProbe to every container of ${workloadName(w)}, roll it out, then ${nextStep(s)}.` +
           promotionNote(s),
       });
@@ -56,7 +54,7 @@ export function checkProbes({ vs, object, name, change, lookup, config }: VsRule
 }
 
 /** How a container's probes differ from the required paths; a missing probe is reported as missing, not here. */
-function pathProblems(c: ContainerProbes, required: VsRuleInput['config']['probePaths']): string[] {
+export function pathProblems(c: ContainerProbes, required: VsRuleInput['config']['probePaths']): string[] {
   const out: string[] = [];
   const check = (kind: 'readinessProbe' | 'livenessProbe', has: boolean, path: string | undefined, want: string | undefined): void => {
     if (want === undefined || !has || path === want) return;
@@ -65,4 +63,16 @@ function pathProblems(c: ContainerProbes, required: VsRuleInput['config']['probe
   check('readinessProbe', c.hasReadinessProbe, c.readinessPath, required.readinessPath);
   check('livenessProbe', c.hasLivenessProbe, c.livenessPath, required.livenessPath);
   return out;
+}
+
+/** The containers of a Deployment's pod template that lack a readiness or a liveness probe. */
+export function lackingProbes(d: Deployment): { name: string; missing: string[] }[] {
+  return d.spec.containers
+    .map((c) => ({ name: c.name, missing: [...(c.hasReadinessProbe ? [] : ['readinessProbe']), ...(c.hasLivenessProbe ? [] : ['livenessProbe'])] }))
+    .filter((c) => c.missing.length > 0);
+}
+
+/** `web (no readinessProbe, no livenessProbe); sidecar (no livenessProbe)` */
+export function describeLacking(lacking: readonly { name: string; missing: string[] }[]): string {
+  return lacking.map((c) => `${c.name} (no ${c.missing.join(', no ')})`).join('; ');
 }
