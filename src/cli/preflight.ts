@@ -198,6 +198,7 @@ export async function preflight(options: PreflightOptions, scrapeStatus?: Scrape
     oldObject: old,
     dryRun: true,
     requester: { username: options.username, groups: options.groups },
+    nowMs: Date.now(),
   };
   const scrape = scrapeStatus ? await scrapeStatus(state) : undefined;
   return { verdict: review(input, state, config, scrape), notes };

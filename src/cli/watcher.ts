@@ -16,6 +16,7 @@ import { AlertmanagerAlertSink, type AlertSink } from '../alertmanager/alert-sin
 import { AlertmanagerFiringAlertSource } from '../alertmanager/firing-alert-source.js';
 import type { IstioApiVersion } from '../cluster/cluster-cache.js';
 import { KubernetesDeploymentPromoter } from '../cluster/deployment-labeler.js';
+import { KubernetesSubsetPods } from '../cluster/kubernetes-subset-pods.js';
 import { KubernetesEventRecorder } from '../cluster/events.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
 import { KubernetesLeaseStore } from '../cluster/kubernetes-lease-store.js';
@@ -97,6 +98,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
   if (!config.prometheusUrl) log.warn({}, 'prometheusUrl is empty: every service is judged blind (no rollback on metrics); fix: set prometheusUrl');
   if (!alertmanager) log.warn({}, 'alertmanagerUrl is empty: the critical-alert rule is off and no alert is posted; fix: set alertmanagerUrl');
 
+  const subsetPods = new KubernetesSubsetPods(core);
   const loop: WatcherLoop = new WatcherLoop({
     objects: caches.objects(),
     evaluator: new MetricsCycleEvaluator({
@@ -108,6 +110,8 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     events: new KubernetesEventRecorder(core, options.identity),
     alerts: sink,
     promoter: new KubernetesDeploymentPromoter(core, kubeConfig.makeApiClient(AppsV1Api)),
+    revisions: subsetPods,
+    readyPods: subsetPods,
     // Asked at each step, so a lost Lease stops writes mid-cycle.
     elector: { isLeader: () => elector.isLeader() },
     clock,

@@ -19,10 +19,10 @@ import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source
 import { isGuarded } from '../webhook/guarded.js';
 import { AdmissionMetrics, createMetricsServer } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
-import { review } from '../webhook/review.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
 import { CertificateReloader, loadServingCertificate } from '../webhook/tls.js';
 import type { ReviewInput } from '../webhook/verdict.js';
+import { judgeAdmission } from '../webhook/workload-review.js';
 
 export interface RunningWebhook {
   admissionAddress: AddressInfo;
@@ -68,7 +68,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   const metrics = new AdmissionMetrics({ defaultMetrics: true, cache });
   const app = createWebhookApp({
     // The hot path reads only the in-memory state: no API call per review.
-    judge: (input: ReviewInput) => review(input, state, config.rules, scrapeStatus),
+    judge: (input: ReviewInput) => judgeAdmission(input, state, config.rules, scrapeStatus),
     isGuarded: (input: ReviewInput) => {
       const obj = input.object ?? input.oldObject;
       return obj !== undefined && isGuarded(obj, state, config.rules);

@@ -1,6 +1,7 @@
 import type {
   Deployment,
   DestinationRule,
+  Job,
   Labels,
   Pod,
   ReplicaSet,
@@ -32,4 +33,6 @@ export interface ClusterState {
   podsMatching(namespace: string, selector: Labels): readonly Pod[];
   replicaSet(namespace: string, name: string): ReplicaSet | undefined;
   deployment(namespace: string, name: string): Deployment | undefined;
+  /** batch/v1 Jobs of a namespace (migrations, backfills), for the `jobs` rule. */
+  jobs(namespace: string): readonly Job[];
 }

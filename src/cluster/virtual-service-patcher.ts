@@ -36,6 +36,8 @@ export interface RollbackRequest {
   /** Why: the breached rules and their values, one line. Recorded in an annotation. */
   reason: string;
   at: Date;
+  /** More annotations written in the same patch (the rollback latch), so they land with the weights. */
+  annotations?: Readonly<Record<string, string | null>>;
 }
 
 export type RollbackResult =
@@ -88,6 +90,7 @@ export class VirtualServicePatcher {
             [ROLLBACK_REASON]: request.reason.slice(0, MAX_REASON_CHARS),
             [PREVIOUS_WEIGHTS]: JSON.stringify(Object.fromEntries(plan.changes.map((c) => [c.route, c.before]))),
             [FULL_TRAFFIC_AT]: null,
+            ...request.annotations,
           }),
         ];
         try {

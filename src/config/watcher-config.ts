@@ -1,6 +1,7 @@
 // The watcher's whole configuration: one typed object with the seed's
 // defaults, parsed and validated once at the composition root. Every problem
 // is reported at once, each naming the field and how to fix it.
+import { DEFAULT_LATCH_POLICY, type LatchPolicy } from '../watcher/latch.js';
 import { DEFAULT_ERROR_RATIO_QUERY, DEFAULT_LATENCY_P99_QUERY, ISTIO_LABELS, type QueryTemplate } from '../prometheus/query-templates.js';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
@@ -65,6 +66,8 @@ export interface WatcherConfig {
   lease: { name: string; namespace: string; durationSeconds: number; renewDeadlineSeconds: number; retryPeriodSeconds: number };
   /** Seed step 7: label the candidate Deployment once the cutover is stable. */
   promotion: { enabled: boolean; labelKey: string; labelValue: string };
+  /** Rollback latch (docs/watcher-rollback.md): record the rolled-back revisions; expirySeconds 0 keeps them until cleared. */
+  latch: LatchPolicy;
 }
 
 export function defaultWatcherConfig(): WatcherConfig {
@@ -99,6 +102,7 @@ export function defaultWatcherConfig(): WatcherConfig {
     },
     lease: { name: 'bluegreen-guard-watcher', namespace: 'bluegreen-guard', durationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 },
     promotion: { enabled: false, labelKey: 'env', labelValue: 'prod' },
+    latch: { ...DEFAULT_LATCH_POLICY },
   };
 }
 
@@ -218,7 +222,7 @@ export function parseWatcherConfig(raw: unknown): WatcherConfig {
   const r = new Reader();
   const top = r.object(raw, '', [
     'intervalSeconds', 'dryRun', 'prometheusUrl', 'prometheusTimeoutMs', 'alertmanagerUrl', 'alertmanagerTimeoutMs',
-    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion',
+    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion', 'latch',
   ]);
   const seconds = { exclusiveMin: 0 };
   const ratio = { exclusiveMin: 0, max: 1 };
@@ -287,6 +291,7 @@ export function parseWatcherConfig(raw: unknown): WatcherConfig {
     r.problems.push(`lease.retryPeriodSeconds (${lease.retryPeriodSeconds}) must be below lease.renewDeadlineSeconds (${lease.renewDeadlineSeconds}); fix: lower it so a renewal can be retried before the deadline`);
   }
   const pr = r.object(top?.promotion, 'promotion', ['enabled', 'labelKey', 'labelValue']);
+  const la = r.object(top?.latch, 'latch', ['enabled', 'expirySeconds', 'lookupTimeoutMs']);
 
   const config: WatcherConfig = {
     intervalSeconds: r.number(top, '', 'intervalSeconds', d.intervalSeconds, { min: 1, max: 3600 }),
@@ -326,6 +331,11 @@ export function parseWatcherConfig(raw: unknown): WatcherConfig {
       enabled: r.boolean(pr, 'promotion', 'enabled', d.promotion.enabled),
       labelKey: r.string(pr, 'promotion', 'labelKey', d.promotion.labelKey),
       labelValue: r.string(pr, 'promotion', 'labelValue', d.promotion.labelValue),
+    },
+    latch: {
+      enabled: r.boolean(la, 'latch', 'enabled', d.latch.enabled),
+      expirySeconds: r.number(la, 'latch', 'expirySeconds', d.latch.expirySeconds, { min: 0, integer: true }),
+      lookupTimeoutMs: r.number(la, 'latch', 'lookupTimeoutMs', d.latch.lookupTimeoutMs, { min: 1, integer: true }),
     },
   };
   for (const name of Object.keys(config.alerts.extraLabels)) {

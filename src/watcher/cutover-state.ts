@@ -12,6 +12,7 @@ import {
   STABLE_SINCE,
   STABLE_SUBSET,
 } from '../istio/annotations.js';
+import { stableSubsetOf } from '../istio/roles.js';
 import type { VirtualService } from '../istio/types.js';
 import type { Verdict } from './verdict.js';
 import { namesSubset, routesOf, subsetShare, type RouteView } from './route-weights.js';
@@ -159,7 +160,7 @@ export function decideCutover(state: CutoverState, now: Date, verdict: Verdict |
 function rolesOf(vs: VirtualService, routes: readonly RouteView[], a: Annotations): CutoverRoles {
   const recordedStable = nonEmpty(a[STABLE_SUBSET]);
   const recordedCandidate = nonEmpty(a[CANDIDATE_SUBSET]);
-  const stableSubset = recordedStable ?? DEFAULT_STABLE_SUBSET;
+  const stableSubset = stableSubsetOf(vs, undefined, DEFAULT_STABLE_SUBSET);
   const anchor = [stableSubset, recordedCandidate ?? (recordedStable ? undefined : DEFAULT_CANDIDATE_SUBSET)].filter(
     (s): s is string => s !== undefined && s !== stableSubset,
   );

@@ -14,6 +14,8 @@ import type { RecordResult, RollbackRequest, RollbackResult } from '../cluster/v
 import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
 import * as alerts from './guard-alerts.js';
+import { refuseEmptyTarget, type ReadyPodSource } from './rollback-target.js';
+import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
 import type { Evaluation, ServiceKey, Verdict, WatchFinding } from './verdict.js';
 import type { LoopMetrics } from './watcher-metrics.js';
 import { isGuarded, serviceKey, subsetIdentity, type MeshOptions, type SubsetIdentity, type WatchedObjects } from './watch-targets.js';
@@ -47,6 +49,7 @@ export interface LoopLog {
 
 export type LoopConfig = Pick<WatcherConfig, 'intervalSeconds' | 'dryRun' | 'holdSeconds' | 'noData' | 'blind' | 'promotion'> & {
   alerts: Pick<WatcherConfig['alerts'], 'extraLabels' | 'generatorUrl'>;
+  latch?: LatchPolicy;
 };
 
 export interface LoopDeps {
@@ -62,6 +65,10 @@ export interface LoopDeps {
   log: LoopLog;
   mesh: MeshOptions;
   config: LoopConfig;
+  /** Reads the revisions a rollback latches; without it, subsets are latched by name. */
+  revisions?: RevisionSource;
+  /** Counts the stable subset's Ready pods before a rollback; without it, the rollback goes ahead unchecked. */
+  readyPods?: ReadyPodSource;
 }
 
 export type CycleReport =
@@ -234,6 +241,7 @@ export class WatcherLoop {
         if (deps.config.promotion.enabled) await this.promote(vs, primary.target.key, primary.identity, ctx, outgoing);
       }
     }
+    if (transition.kind === 'none') await this.expireLatch(vs, now);
     await this.send(outgoing, vs);
     return { rollbacks: 0, alerts: outgoing.length };
   }
@@ -255,7 +263,13 @@ export class WatcherLoop {
     // Leadership can end while Prometheus answers: never write without it.
     if (!deps.elector.isLeader()) return 'skipped';
     const reason = alerts.breachReason(breached);
-    const result = await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now });
+    // Both lookups at once: together they hold the rollback up by at most lookupTimeoutMs.
+    const [target, latch] = await Promise.all([
+      refuseEmptyTarget(vs, state, { objects: deps.objects, mesh: deps.mesh, source: deps.readyPods, timeoutMs: (deps.config.latch ?? DEFAULT_LATCH_POLICY).lookupTimeoutMs }),
+      this.latchFor(entry, reason, now),
+    ]);
+    if (target?.unknown) deps.log.warn(logKeys(vs), target.unknown);
+    const result = target?.blocked ?? (await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations: latch }));
     deps.metrics.rollback(result.outcome, result.conflicts);
     const fields = { ...logKeys(vs), rule: breached.map((f) => f.rule).join(','), outcome: result.outcome, conflicts: result.conflicts };
     switch (result.outcome) {
@@ -277,6 +291,33 @@ export class WatcherLoop {
         outgoing.push(alerts.rollbackFailedAlert(ctx, breached, result));
         return 'not-rolled-back';
       }
+    }
+  }
+
+  /** The latch annotations for this rollback, or none when latching is off. */
+  private async latchFor(entry: Entry, reason: string, now: Date): Promise<AnnotationChanges | undefined> {
+    const policy = this.deps.config.latch ?? DEFAULT_LATCH_POLICY;
+    if (!policy.enabled) return undefined;
+    const labels = new Map(entry.targets.map((t) => [t.target.subset, t.identity.labels]));
+    const source = this.deps.revisions ?? { revisionsOf: () => Promise.reject(new Error('no revision source configured')) };
+    const record = await recordLatch(entry.vs, latchCandidates(entry.state, (s) => labels.get(s)), source, {
+      at: now,
+      reason,
+      clusterDomain: this.deps.mesh.clusterDomain,
+      timeoutMs: policy.lookupTimeoutMs,
+    });
+    if (record.problems.length > 0) this.deps.log.warn({ ...logKeys(entry.vs), err: record.problems.join('; ') }, 'revisions not read: the rollback latches the subsets by name');
+    return record.annotations;
+  }
+
+  /** Removes latch entries past the configured expiry. */
+  private async expireLatch(vs: VirtualService, now: Date): Promise<void> {
+    const expiry = expireLatch(vs, now, (this.deps.config.latch ?? DEFAULT_LATCH_POLICY).expirySeconds);
+    if (!expiry || this.deps.config.dryRun) return;
+    if (await this.record(vs, expiry.annotations)) {
+      const what = expiry.expired.map((e) => `subset ${e.subset} of ${e.host} (rolled back ${e.at})`).join(', ');
+      this.deps.log.info({ ...logKeys(vs) }, `rollback latch expired: ${what}`);
+      await this.event(vs, { type: 'Normal', reason: 'RollbackLatchExpired', message: `rollback latch expired for ${what}: traffic may go there again`, at: now });
     }
   }
 

@@ -4,10 +4,10 @@
 // The transport layer asks this before it calls review().
 import type { ClusterState } from '../cluster/cluster-state.js';
 import { GUARD_ANNOTATION, GUARD_LABEL } from '../istio/annotations.js';
-import type { IstioObject } from '../istio/types.js';
+import type { ObjectMeta } from '../istio/types.js';
 import type { RulesConfig } from './rules-config.js';
 
-export function isGuarded(obj: IstioObject, state: ClusterState, _config: RulesConfig): boolean {
+export function isGuarded(obj: { metadata: Pick<ObjectMeta, 'namespace' | 'annotations'> }, state: ClusterState, _config: RulesConfig): boolean {
   const own = obj.metadata.annotations?.[GUARD_ANNOTATION];
   if (own === 'enabled') return true;
   if (own === 'disabled') return false;

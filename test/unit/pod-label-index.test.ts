@@ -47,7 +47,8 @@ describe('MemoryClusterState.podsMatching (label index)', () => {
       all.push(p);
       state.upsert(p);
     }
-    for (const selector of [{ app: 'a3' }, { app: 'a3', version: 'v1' }, { canary: 'yes', version: 'v0' }, { app: 'a1', canary: 'no' }]) {
+    const selectors: Labels[] = [{ app: 'a3' }, { app: 'a3', version: 'v1' }, { canary: 'yes', version: 'v0' }, { app: 'a1', canary: 'no' }];
+    for (const selector of selectors) {
       const scanned = all.filter((p) => Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v));
       expect(names(state.podsMatching('shop', selector))).toEqual(names(scanned));
     }
