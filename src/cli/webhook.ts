@@ -17,6 +17,7 @@ import type { ListWatchClient } from '../cluster/watch-cache.js';
 import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError, type WebhookConfig } from '../config/webhook-config.js';
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
 import { isGuarded } from '../webhook/guarded.js';
+import { AUDIT_BREAK_GLASS_REASON, AUDIT_BREAK_GLASS_USER, breakGlass } from '../webhook/rules/break-glass.js';
 import { AdmissionMetrics, createMetricsServer } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
@@ -78,6 +79,13 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     log: log.child({ component: 'admission' }),
     bodyLimitBytes: config.admission.bodyLimitBytes,
     admissionPath: config.admission.path,
+    // A review that errors is refused; break-glass is the way through, as for any denial.
+    override: (input: ReviewInput) => {
+      const glass = breakGlass((input.object ?? input.oldObject)?.metadata.annotations, input.requester, config.rules);
+      return glass.kind === 'honoured'
+        ? { honoured: true, auditAnnotations: { [AUDIT_BREAK_GLASS_REASON]: glass.reason, [AUDIT_BREAK_GLASS_USER]: input.requester.username } }
+        : { honoured: false };
+    },
   });
 
   const server = createWebhookServer(app, certificate);
