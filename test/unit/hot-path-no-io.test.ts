@@ -22,7 +22,8 @@ import { AdmissionMetrics } from '../../src/webhook/metrics.js';
 import { review } from '../../src/webhook/review.js';
 import { defaultRulesConfig } from '../../src/webhook/rules-config.js';
 import { createWebhookApp, createWebhookServer, listen } from '../../src/webhook/server.js';
-import { clusterObjects, destinationRule, FULL_CLUSTER, virtualService, type ClusterShape } from '../../bench/lib/cluster-fixture.js';
+import { destinationRule, FULL_CLUSTER, virtualService, type ClusterShape } from '../../bench/lib/cluster-fixture.js';
+import { workloadReviews } from '../../bench/lib/workload-reviews.js';
 import { FixtureListWatchClient, podKeys } from '../../bench/lib/fixture-client.js';
 import { Http1Connection, postRequest } from '../../bench/lib/http1-connection.js';
 import { reviewBody } from '../../bench/lib/reviews.js';
@@ -109,52 +110,6 @@ function request(kind: 'VirtualService' | 'DestinationRule', object: Json | null
   };
 }
 
-const WORKLOAD_RESOURCES: Record<string, { group: string; resource: string }> = {
-  Deployment: { group: 'apps', resource: 'deployments' },
-  Pod: { group: '', resource: 'pods' },
-  Service: { group: '', resource: 'services' },
-};
-
-/** An UPDATE of a Deployment, Pod or Service as the API server sends it (the chart sends only label changes). */
-function workloadUpdate(object: Json, oldObject: Json): Json {
-  const kind = object.kind as string;
-  const { group, resource } = WORKLOAD_RESOURCES[kind] as { group: string; resource: string };
-  const body = request('VirtualService', object, oldObject, 'UPDATE');
-  Object.assign(body.request as Json, { kind: { group, version: 'v1', kind }, resource: { group, version: 'v1', resource } });
-  return body;
-}
-
-function fixtureObject(kind: 'Deployment' | 'Pod' | 'Service', pick: (o: Json) => boolean): Json {
-  for (const o of clusterObjects(SHAPE, kind)) if (pick(o)) return o;
-  throw new Error(`no ${kind} in the fixture cluster matches`);
-}
-
-/** A copy of `o` with `edit` applied to the labels at `path` (metadata.labels, spec.template.metadata.labels, spec.selector). */
-function withLabels(o: Json, path: string[], edit: Record<string, string>): Json {
-  const copy = structuredClone(o);
-  let at = copy;
-  for (const key of path.slice(0, -1)) at = at[key] as Json;
-  const last = path[path.length - 1] as string;
-  at[last] = { ...(at[last] as Record<string, string>), ...edit };
-  return copy;
-}
-
-/** Label changes under routes that are set: a v2 pod and Deployment relabelled into green (100 %), a selector narrowed. */
-function workloadReviews(): Array<{ what: string; body: Json; allowed: boolean }> {
-  const inNs = (app: string, version?: string) => (o: Json) => {
-    const m = o.metadata as { namespace: string; labels?: Record<string, string> };
-    return m.namespace === NAMESPACE && m.labels?.app === app && (version === undefined || m.labels.version === version);
-  };
-  const pod = fixtureObject('Pod', inNs('reviews', 'v2'));
-  const deployment = fixtureObject('Deployment', inNs('reviews', 'v2'));
-  const service = fixtureObject('Service', inNs('reviews'));
-  return [
-    { what: 'a v2 pod relabelled version=v1', body: workloadUpdate(withLabels(pod, ['metadata', 'labels'], { version: 'v1' }), pod), allowed: false },
-    { what: "a v2 Deployment's pod template relabelled version=v1", body: workloadUpdate(withLabels(deployment, ['spec', 'template', 'metadata', 'labels'], { version: 'v1' }), deployment), allowed: false },
-    { what: 'a Service selector narrowed to v1', body: workloadUpdate(withLabels(service, ['spec', 'selector'], { version: 'v1' }), service), allowed: true },
-  ];
-}
-
 /** Reviews of every shape the rules distinguish, with the answer each must get. */
 function reviews(): Array<{ what: string; body: Json; allowed: boolean }> {
   const drWithoutBlue = destinationRule(NAMESPACE, 'reviews');
@@ -171,7 +126,8 @@ function reviews(): Array<{ what: string; body: Json; allowed: boolean }> {
     { what: 'a DestinationRule dropping a subset still routed', body: request('DestinationRule', drWithoutBlue, destinationRule(NAMESPACE, 'reviews'), 'UPDATE'), allowed: false },
     { what: 'a VirtualService deletion', body: request('VirtualService', null, virtualService(NAMESPACE, 'catalog'), 'DELETE'), allowed: true },
     { what: 'an opted-out VirtualService', body: request('VirtualService', optedOut, virtualService(NAMESPACE, 'ratings'), 'UPDATE'), allowed: true },
-    ...workloadReviews(),
+    // Label changes under routes that are set: a v2 pod and Deployment relabelled into green (100 %), a selector narrowed.
+    ...workloadReviews(SHAPE, NAMESPACE),
   ];
 }
 
