@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { admissionTransport } from './admission-transport.js';
 import { compose, judgeHandler, withErrorsAsErrored, withGuardFilter, withReviewLog, type Judge, type ReviewLogLine } from './admission-wrappers.js';
-import { healthResponse, type Readiness } from './health.js';
+import { healthResponse, type Readiness } from '../http/health.js';
 import type { AdmissionMetrics } from './metrics.js';
 import type { ServingCertificate } from './tls.js';
 import type { ReviewInput } from './verdict.js';
