@@ -22,7 +22,7 @@ export interface RulesMeasurement {
   microsecondsEach: number;
 }
 
-const KINDS: FixtureKind[] = ['Namespace', 'Service', 'VirtualService', 'DestinationRule', 'Deployment', 'ReplicaSet', 'Pod'];
+const KINDS: FixtureKind[] = ['Namespace', 'Service', 'VirtualService', 'DestinationRule', 'Deployment', 'ReplicaSet', 'Pod', 'Job'];
 
 /** Runs `op` in batches until `durationMs` has passed; returns the rate. */
 function measure(name: string, durationMs: number, op: (i: number) => void): RulesMeasurement {

@@ -158,6 +158,7 @@ async function loadRulesConfig(options: PreflightOptions): Promise<RulesConfig> 
     clusterDomain: mesh.clusterDomain,
     defaultStableSubset: mesh.defaultStableSubset,
     rootNamespace: options.rootNamespace ?? mesh.rootNamespace,
+    guardLabel: mesh.guardLabel,
   };
 }
 
@@ -214,6 +215,7 @@ export async function preflight(options: PreflightOptions, scrapeStatus?: Scrape
     oldObject: old,
     dryRun: true,
     requester: { username: options.username, groups: options.groups },
+    nowMs: Date.now(),
   };
   const scrape = scrapeStatus ? await scrapeStatus(state) : undefined;
   return { verdict: review(input, state, config, scrape), notes };

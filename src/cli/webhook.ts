@@ -20,10 +20,10 @@ import { isGuarded, isGuardedNamespace } from '../istio/guard.js';
 import { createMetricsServer } from '../http/metrics-server.js';
 import { AdmissionMetrics } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
-import { review } from '../webhook/review.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
 import { CertificateReloader, loadServingCertificate } from '../webhook/tls.js';
 import type { ReviewInput } from '../webhook/verdict.js';
+import { judgeAdmission } from '../webhook/workload-review.js';
 
 export interface RunningWebhook {
   admissionAddress: AddressInfo;
@@ -70,7 +70,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   const metrics = new AdmissionMetrics({ defaultMetrics: true, cache });
   const app = createWebhookApp({
     // The hot path reads only the in-memory state: no API call per review.
-    judge: (input: ReviewInput) => review(input, state, config.rules, scrapeStatus),
+    judge: (input: ReviewInput) => judgeAdmission(input, state, config.rules, scrapeStatus),
     isGuarded: (input: ReviewInput) => {
       const obj = input.object ?? input.oldObject;
       return obj !== undefined && isGuarded(obj, state, config.mesh);

@@ -1,6 +1,7 @@
 import type {
   Deployment,
   DestinationRule,
+  Job,
   Labels,
   Pod,
   ReplicaSet,
@@ -26,4 +27,6 @@ export interface ClusterState {
   pods(namespace: string): readonly Pod[];
   replicaSet(namespace: string, name: string): ReplicaSet | undefined;
   deployment(namespace: string, name: string): Deployment | undefined;
+  /** batch/v1 Jobs of a namespace (migrations, backfills), for the `jobs` rule. */
+  jobs(namespace: string): readonly Job[];
 }

@@ -1,4 +1,4 @@
-import type { ClusterObject, Deployment, DestinationRule, Pod, ReplicaSet, Service, VirtualService } from '../istio/types.js';
+import type { ClusterObject, Deployment, DestinationRule, Job, Pod, ReplicaSet, Service, VirtualService } from '../istio/types.js';
 import type { ClusterState, Namespace } from './cluster-state.js';
 
 type Kind = (ClusterObject | Namespace)['kind'];
@@ -67,6 +67,10 @@ export class MemoryClusterState implements ClusterState {
 
   deployment(namespace: string, name: string): Deployment | undefined {
     return this.get<Deployment>('Deployment', namespace, name);
+  }
+
+  jobs(namespace: string): readonly Job[] {
+    return this.list<Job>('Job', namespace);
   }
 
   private bucket(kind: Kind, namespace: string): ByName<ClusterObject | Namespace> {

@@ -252,7 +252,7 @@ export function parseWebhookConfig(raw: unknown): WebhookConfig {
   return {
     ...config,
     mesh,
-    rules: { ...rules, rootNamespace: mesh.rootNamespace, clusterDomain: mesh.clusterDomain, defaultStableSubset: mesh.defaultStableSubset },
+    rules: { ...rules, rootNamespace: mesh.rootNamespace, clusterDomain: mesh.clusterDomain, defaultStableSubset: mesh.defaultStableSubset, guardLabel: mesh.guardLabel },
     warnings: parsedMesh.warnings,
   };
 }

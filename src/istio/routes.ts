@@ -12,6 +12,8 @@ export interface RoutedDestination {
   /** The host as the VirtualService writes it. */
   writtenHost: string;
   subset: string | undefined;
+  /** `destination.port.number`, when written. */
+  port: number | undefined;
   /** The weight as written (may be absent or invalid; see the `weights` rule). */
   weight: unknown;
   /** `weight` when it is a number: what a JSON Patch `test`/`replace` sees; undefined when absent or not a number. */
@@ -26,6 +28,7 @@ export interface MirrorDestination {
   host: string;
   writtenHost: string;
   subset: string | undefined;
+  port: number | undefined;
   /** `mirror` or `mirrors[i]`. */
   field: string;
 }
@@ -70,7 +73,8 @@ export function routesOf(vs: VirtualService, clusterDomain: string): Route[] {
   const resolve = (d: Destination | undefined) => {
     const writtenHost = typeof d?.host === 'string' ? d.host : '';
     const subset = typeof d?.subset === 'string' && d.subset !== '' ? d.subset : undefined;
-    return { host: resolveHost(writtenHost, namespace, clusterDomain), writtenHost, subset };
+    const port = typeof d?.port?.number === 'number' ? d.port.number : undefined;
+    return { host: resolveHost(writtenHost, namespace, clusterDomain), writtenHost, subset, port };
   };
   const routes: Route[] = [];
   const seen = new Map<string, number>();

@@ -3,8 +3,9 @@
 // asks of a webhook (which versions, what to echo, how errors and warnings are
 // carried) is decided here and nowhere else.
 import { slimIstio } from '../cluster/slim.js';
-import type { DestinationRule, IstioObject, VirtualService } from '../istio/types.js';
-import type { Finding, ReviewInput, ReviewVerdict } from './verdict.js';
+import type { DestinationRule, VirtualService } from '../istio/types.js';
+import type { AdmittedObject, Finding, ReviewInput, ReviewVerdict } from './verdict.js';
+import { isWorkloadKind, slimAdmittedWorkload } from './workload-review.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
@@ -99,7 +100,7 @@ export function decodeAdmissionReview(body: unknown, receivedAtMs: number): Deco
   };
   const skip = (skipReason: string): DecodeResult => ({ ok: true, review: { subject, input: undefined, skipReason, receivedAtMs } });
 
-  if (group !== ISTIO_GROUP || !ISTIO_VERSIONS.includes(gvk.version) || !JUDGED_KINDS.includes(gvk.kind)) {
+  if (!isWorkloadKind(group, gvk.version, gvk.kind) && (group !== ISTIO_GROUP || !ISTIO_VERSIONS.includes(gvk.version) || !JUDGED_KINDS.includes(gvk.kind))) {
     return skip(
       `bluegreen-guard judges only ${JUDGED_KINDS.join(' and ')} of ${ISTIO_GROUP} ${ISTIO_VERSIONS.join('/')}, got ${group}/${gvk.version} ${gvk.kind}: narrow the webhook's rules`,
     );
@@ -129,20 +130,23 @@ export function decodeAdmissionReview(body: unknown, receivedAtMs: number): Deco
       username: typeof userInfo.username === 'string' ? userInfo.username : '',
       groups: Array.isArray(userInfo.groups) ? userInfo.groups.filter((g): g is string => typeof g === 'string') : [],
     },
+    // Wall-clock time (receivedAtMs is a monotonic clock): rules compare it with pod status timestamps.
+    nowMs: Date.now(),
   };
   return { ok: true, review: { subject, input, receivedAtMs } };
 }
 
 /** Returns the slimmed object, `undefined` when absent, or an error message. */
-function decodeObject(raw: unknown, field: string, subject: ReviewSubject): IstioObject | undefined | string {
+function decodeObject(raw: unknown, field: string, subject: ReviewSubject): AdmittedObject | undefined | string {
   if (raw === undefined || raw === null) return undefined;
   if (!isObject(raw)) return `${field} must be a JSON object`;
   if (raw.kind !== subject.kind) {
     return `${field}.kind is ${JSON.stringify(raw.kind ?? null)} but request.kind.kind is "${subject.kind}"`;
   }
   if (!isObject(raw.spec)) return `${field}.spec is missing: a ${subject.kind} without a spec cannot be judged`;
-  const obj =
-    subject.kind === 'VirtualService' ? slimIstio<VirtualService>(raw) : slimIstio<DestinationRule>(raw);
+  const obj = isWorkloadKind(subject.group, subject.version, subject.kind)
+    ? slimAdmittedWorkload(raw)
+    : subject.kind === 'VirtualService' ? slimIstio<VirtualService>(raw) : slimIstio<DestinationRule>(raw);
   // The API server fills these in before admission; the request's own fields
   // are authoritative when an object arrives without them (generateName).
   if (obj.metadata.namespace === '') obj.metadata.namespace = subject.namespace;

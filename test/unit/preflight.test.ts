@@ -66,6 +66,16 @@ describe('bluegreen-guard preflight', () => {
     });
   });
 
+  it("reads Jobs from --state as 'kubectl get jobs -o yaml' prints them, and denies the canary step while v2's migration runs", async () => {
+    const jobs = join(FIXTURES, 'checklist', 'jobs.yaml');
+    const r = await preflight('--file', join(SHOP, 'vs-canary.yaml'), '--old', join(SHOP, 'vs-current.yaml'), ...STATE, '--state', jobs, '--output', 'json');
+    expect(r.code).toBe(1);
+    expect(report(r).findings.filter((f) => f.rule === 'jobs').map((f) => [f.severity, f.message.split(' (labelled')[0]?.split(', but ')[1]])).toEqual([
+      ['deny', 'migration Job shop/web-v2-migrate is still running (1 active pod)'],
+      ['deny', 'Job shop/web-reindex is still running (1 active pod)'],
+    ]);
+  });
+
   it('denies removing a subset a VirtualService from another --state file still names', async () => {
     const old = file('dr-web.yaml', find(shopObjects(), 'DestinationRule', 'shop', 'web'));
     const r = await preflight('--file', join(SHOP, 'dr-web-without-blue.yaml'), '--old', old, ...STATE, '--output', 'json');

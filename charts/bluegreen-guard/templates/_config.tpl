@@ -17,6 +17,9 @@
     "defaultStableSubset" $w.rules.defaultStableSubset
     "watcherUsernames" (list (include "bgg.watcher.username" .))
     "breakGlassGroups" $w.rules.breakGlassGroups
+    "restartWindowSeconds" ($w.rules.restartWindowSeconds | int)
+    "jobLabels" $w.rules.jobLabels
+    "probePaths" $w.rules.probePaths
     "latchAckGroups" $w.rules.latchAckGroups)
 -}}
 {{- $webhook = mustMergeOverwrite $webhook (deepCopy $w.extraConfig) -}}

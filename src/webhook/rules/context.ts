@@ -47,6 +47,8 @@ export class Lookup {
 /** Everything a VirtualService rule reads. */
 export interface VsRuleInput {
   vs: VirtualService;
+  /** The object as stored before an UPDATE; undefined on a CREATE. */
+  old: VirtualService | undefined;
   /** `VirtualService/shop/web`, for findings. */
   object: string;
   /** `VirtualService shop/web`, for messages. */
@@ -55,4 +57,6 @@ export interface VsRuleInput {
   lookup: Lookup;
   config: RulesConfig;
   scrape: ScrapeStatus | undefined;
+  /** When the review happens (epoch ms), for rules that judge how recent something is; undefined: not judged. */
+  nowMs: number | undefined;
 }

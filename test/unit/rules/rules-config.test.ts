@@ -20,6 +20,11 @@ describe('rules config', () => {
       'metrics-scraped': 'deny',
       'canary-first': 'warn',
       'rollback-latch': 'deny',
+      'keep-previous': 'deny',
+      jobs: 'deny',
+      'host-conflict': 'deny',
+      'destination-port': 'deny',
+      'dr-host': 'warn',
     });
     expect(c).toMatchObject({
       rootNamespace: 'istio-system',
@@ -29,7 +34,28 @@ describe('rules config', () => {
       watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
       breakGlassGroups: [],
       latchAckGroups: [],
+      keepPreviousSeconds: 3600,
+      restartWindowSeconds: 600,
+      jobLabels: { service: 'app', version: 'version' },
+      probePaths: {},
     });
+  });
+
+  it('reads restartWindowSeconds, jobLabels and probePaths', () => {
+    const c = parseRulesConfig({ restartWindowSeconds: 120, jobLabels: { service: 'app.kubernetes.io/name' }, probePaths: { readinessPath: '/ready', livenessPath: '/live' } });
+    expect(c.restartWindowSeconds).toBe(120);
+    expect(c.jobLabels).toEqual({ service: 'app.kubernetes.io/name', version: 'version' });
+    expect(c.probePaths).toEqual({ readinessPath: '/ready', livenessPath: '/live' });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a negative restart window', { restartWindowSeconds: -1 }, 'rules config: restartWindowSeconds is number -1. Fix: set it to a whole number of seconds, 0 or more (default 600; 0 ignores restarts).'],
+    ['a job label key that is not a field', { jobLabels: { team: 'x' } }, 'rules config: jobLabels.team is not a field. Fix: use service or version (e.g. jobLabels: { service: app, version: version }).'],
+    ['an empty job label key', { jobLabels: { version: '' } }, "rules config: jobLabels.version is ''. Fix: set it to a non-empty string (e.g. jobLabels: { service: app, version: version })."],
+    ['a probe path without a slash', { probePaths: { readinessPath: 'ready' } }, "rules config: probePaths.readinessPath is 'ready'. Fix: write an HTTP path starting with '/', e.g. /ready."],
+    ['probe paths as a list', { probePaths: ['/ready'] }, 'rules config: probePaths must be a mapping, got a list. Fix: e.g. probePaths: { readinessPath: /ready, livenessPath: /live }.'],
+  ])('refuses %s with the field and the fix', (_what, raw, message) => {
+    expect(() => parseRulesConfig(raw)).toThrow(message);
   });
 
   it('fills what a config leaves out with the defaults', () => {
