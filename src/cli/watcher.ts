@@ -17,6 +17,7 @@ import { AlertmanagerFiringAlertSource } from '../alertmanager/firing-alert-sour
 import type { IstioApiVersion } from '../cluster/cluster-cache.js';
 import { KubernetesDeploymentPromoter } from '../cluster/deployment-labeler.js';
 import { KubernetesSubsetPods } from '../cluster/kubernetes-subset-pods.js';
+import { measureRecovery } from '../watcher/recovery-probe.js';
 import { KubernetesEventRecorder } from '../cluster/events.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
 import { KubernetesLeaseStore } from '../cluster/kubernetes-lease-store.js';
@@ -111,6 +112,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     promoter: new KubernetesDeploymentPromoter(core, kubeConfig.makeApiClient(AppsV1Api)),
     revisions: subsetPods,
     readyPods: subsetPods,
+    recoveryProbe: (target, times) => measureRecovery(source, target, times),
     // Asked at each step, so a lost Lease stops writes mid-cycle.
     elector: { isLeader: () => elector.isLeader() },
     clock,

@@ -4,6 +4,7 @@
 import { DEFAULT_MESH, type Mesh } from '../istio/mesh.js';
 import { DEFAULT_LATCH_POLICY, type LatchPolicy } from '../watcher/latch.js';
 import { parseMeshConfig, type LegacyMeshValue, type MeshField } from './mesh-config.js';
+import { DEFAULT_RECOVERY_POLICY, type RecoveryPolicy } from '../watcher/recovery.js';
 import { DEFAULT_ERROR_RATIO_QUERY, DEFAULT_LATENCY_P99_QUERY, ISTIO_LABELS, type QueryTemplate } from '../prometheus/query-templates.js';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
@@ -74,6 +75,8 @@ export interface WatcherConfig {
   mesh: Mesh;
   /** Deprecated keys in use, logged at start. */
   warnings: string[];
+  /** After a rollback: the stable version back to its pre-cutover level within windowSeconds, callers too (docs/watcher-rollback.md). */
+  recovery: RecoveryPolicy;
 }
 
 export function defaultWatcherConfig(): WatcherConfig {
@@ -111,6 +114,7 @@ export function defaultWatcherConfig(): WatcherConfig {
     latch: { ...DEFAULT_LATCH_POLICY },
     mesh: { ...DEFAULT_MESH },
     warnings: [],
+    recovery: { ...DEFAULT_RECOVERY_POLICY },
   };
 }
 
@@ -233,7 +237,7 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
   const r = new Reader();
   const top = r.object(raw, '', [
     'intervalSeconds', 'dryRun', 'prometheusUrl', 'prometheusTimeoutMs', 'alertmanagerUrl', 'alertmanagerTimeoutMs',
-    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion', 'latch', 'mesh',
+    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion', 'latch', 'recovery', 'mesh',
   ]);
   const seconds = { exclusiveMin: 0 };
   const ratio = { exclusiveMin: 0, max: 1 };
@@ -305,6 +309,7 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
   const la = r.object(top?.latch, 'latch', ['enabled', 'expirySeconds', 'lookupTimeoutMs']);
   const mesh = parseMeshConfig(top?.mesh, legacyMesh);
   r.problems.push(...mesh.problems);
+  const rc = r.object(top?.recovery, 'recovery', ['enabled', 'windowSeconds', 'baselineSeconds', 'rateWindowSeconds', 'errorRatioMargin', 'latencyP99MarginRatio']);
 
   const config: WatcherConfig = {
     intervalSeconds: r.number(top, '', 'intervalSeconds', d.intervalSeconds, { min: 1, max: 3600 }),
@@ -352,6 +357,14 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
     },
     mesh: mesh.mesh,
     warnings: mesh.warnings,
+    recovery: {
+      enabled: r.boolean(rc, 'recovery', 'enabled', d.recovery.enabled),
+      windowSeconds: r.number(rc, 'recovery', 'windowSeconds', d.recovery.windowSeconds, { exclusiveMin: 0 }),
+      baselineSeconds: r.number(rc, 'recovery', 'baselineSeconds', d.recovery.baselineSeconds, { exclusiveMin: 0, integer: true }),
+      rateWindowSeconds: r.number(rc, 'recovery', 'rateWindowSeconds', d.recovery.rateWindowSeconds, { exclusiveMin: 0, integer: true }),
+      errorRatioMargin: r.number(rc, 'recovery', 'errorRatioMargin', d.recovery.errorRatioMargin, { min: 0, max: 1 }),
+      latencyP99MarginRatio: r.number(rc, 'recovery', 'latencyP99MarginRatio', d.recovery.latencyP99MarginRatio, { min: 0 }),
+    },
   };
   for (const name of Object.keys(config.alerts.extraLabels)) {
     const problem = labelName(name);

@@ -17,6 +17,10 @@ import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
 import * as alerts from './guard-alerts.js';
 import { refuseEmptyTarget, type ReadyPodSource } from './rollback-target.js';
+import { recoveryFailedAlert, recoveryTarget, resolvedRollbackAlert } from './follow-recovery.js';
+import type { RecoveryTarget, RecoveryTimes } from './recovery-probe.js';
+import { DEFAULT_RECOVERY_POLICY, judgeRecovery, parseRecovery, recoveryAnnotation, type RecoveryMeasurement, type RecoveryPolicy, type RecoveryRecord } from './recovery.js';
+import { RECOVERY } from '../istio/annotations.js';
 import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
 import { worst, type Evaluation, type ServiceKey, type WatchFinding } from './verdict.js';
 import type { LoopMetrics } from './watcher-metrics.js';
@@ -52,6 +56,7 @@ export interface LoopLog {
 export type LoopConfig = Pick<WatcherConfig, 'intervalSeconds' | 'dryRun' | 'holdSeconds' | 'noData' | 'blind' | 'promotion'> & {
   alerts: Pick<WatcherConfig['alerts'], 'extraLabels' | 'generatorUrl'>;
   latch?: LatchPolicy;
+  recovery?: RecoveryPolicy;
 };
 
 export interface LoopDeps {
@@ -71,6 +76,8 @@ export interface LoopDeps {
   revisions?: RevisionSource;
   /** Counts the stable subset's Ready pods before a rollback; without it, the rollback goes ahead unchecked. */
   readyPods?: ReadyPodSource;
+  /** Measures the stable version after a rollback; without it, recovery is not watched. */
+  recoveryProbe?: (target: RecoveryTarget, times: RecoveryTimes) => Promise<RecoveryMeasurement>;
 }
 
 export type CycleReport =
@@ -226,6 +233,7 @@ export class WatcherLoop {
       }
     }
 
+    if (state.phase === 'rolled-back') await this.followRecovery(vs, state, now, outgoing);
     const transition = decideCutover(state, now, verdict, { holdSeconds: deps.config.holdSeconds });
     if (transition.kind !== 'none') {
       const recorded = await this.record(vs, transition.annotations);
@@ -271,7 +279,9 @@ export class WatcherLoop {
       this.latchFor(entry, reason, now),
     ]);
     if (target?.unknown) deps.log.warn(logKeys(vs), target.unknown);
-    const result = target?.blocked ?? (await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations: latch }));
+    const recovery = this.recoveryWatched() ? recoveryAnnotation({ state: 'pending', rolledBackAt: now.toISOString(), alertReason: breached[0]?.rule ?? 'breach', candidateVersion: ctx.key.version }) : {};
+    const annotations = { ...latch, ...recovery };
+    const result = target?.blocked ?? (await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations }));
     deps.metrics.rollback(result.outcome, result.conflicts);
     const fields = { ...logKeys(vs), rule: breached.map((f) => f.rule).join(','), outcome: result.outcome, conflicts: result.conflicts };
     switch (result.outcome) {
@@ -293,6 +303,57 @@ export class WatcherLoop {
         outgoing.push(alerts.rollbackFailedAlert(ctx, breached, result));
         return 'not-rolled-back';
       }
+    }
+  }
+
+  private recoveryWatched(): boolean {
+    return (this.deps.config.recovery ?? DEFAULT_RECOVERY_POLICY).enabled && this.deps.recoveryProbe !== undefined;
+  }
+
+  /**
+   * After a rollback: did the stable version come back to its pre-cutover level, and its callers
+   * too? Recovered → the rollback alert is resolved with "recovered in N s"; not within the window →
+   * a critical alert with the measured values, re-sent while it lasts.
+   */
+  private async followRecovery(vs: VirtualService, state: CutoverState, now: Date, outgoing: PostableAlert[]): Promise<void> {
+    const { deps } = this;
+    const policy = deps.config.recovery ?? DEFAULT_RECOVERY_POLICY;
+    const record = parseRecovery(vs.metadata.annotations?.[RECOVERY]);
+    if (!this.recoveryWatched() || !deps.recoveryProbe || !record || record.state === 'recovered' || deps.config.dryRun) return;
+    const target = recoveryTarget(vs, state, deps.objects, deps.mesh);
+    if (!target) return;
+    const rolledBackMs = Date.parse(record.rolledBackAt);
+    const elapsedSeconds = (now.getTime() - rolledBackMs) / 1000;
+    const cutoverMs = state.cutoverStartedAt?.getTime() ?? rolledBackMs;
+    let measurement: RecoveryMeasurement;
+    try {
+      measurement = await deps.recoveryProbe(target, {
+        nowSeconds: now.getTime() / 1000,
+        cutoverStartedSeconds: cutoverMs / 1000,
+        nowWindowSeconds: Math.min(policy.rateWindowSeconds, elapsedSeconds),
+        baselineSeconds: policy.baselineSeconds,
+      });
+    } catch (err) {
+      deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, 'recovery not measured this cycle');
+      return;
+    }
+    const verdict = judgeRecovery(measurement, policy, elapsedSeconds);
+    const ctx = this.alertContext(vs, { namespace: target.namespace, service: target.service, version: record.candidateVersion }, now);
+    if (verdict.kind === 'pending') {
+      deps.log.debug({ ...logKeys(vs) }, `recovery pending: ${verdict.detail}`);
+      return;
+    }
+    const next: RecoveryRecord = { ...record, state: verdict.kind, detail: verdict.detail };
+    if (verdict.kind === 'recovered') {
+      outgoing.push(resolvedRollbackAlert(ctx, record, verdict.detail));
+      if (record.state === 'failed') outgoing.push(recoveryFailedAlert(ctx, target, verdict.detail, true));
+    } else {
+      outgoing.push(recoveryFailedAlert(ctx, target, verdict.detail));
+    }
+    if (record.state === verdict.kind) return;
+    if (await this.record(vs, recoveryAnnotation(next))) {
+      deps.log[verdict.kind === 'recovered' ? 'info' : 'error']({ ...logKeys(vs) }, verdict.detail);
+      await this.event(vs, { type: verdict.kind === 'recovered' ? 'Normal' : 'Warning', reason: verdict.kind === 'recovered' ? 'Recovered' : 'RecoveryFailed', message: verdict.detail, at: now });
     }
   }
 
