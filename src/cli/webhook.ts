@@ -18,6 +18,7 @@ import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
 import { isGuarded, isGuardedNamespace } from '../istio/guard.js';
 import { createMetricsServer } from '../http/metrics-server.js';
+import { AUDIT_BREAK_GLASS_REASON, AUDIT_BREAK_GLASS_USER, breakGlass } from '../webhook/rules/break-glass.js';
 import { AdmissionMetrics } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
@@ -80,6 +81,13 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     log: log.child({ component: 'admission' }),
     bodyLimitBytes: config.admission.bodyLimitBytes,
     admissionPath: config.admission.path,
+    // A review that errors is refused; break-glass is the way through, as for any denial.
+    override: (input: ReviewInput) => {
+      const glass = breakGlass((input.object ?? input.oldObject)?.metadata.annotations, input.requester, config.rules);
+      return glass.kind === 'honoured'
+        ? { honoured: true, auditAnnotations: { [AUDIT_BREAK_GLASS_REASON]: glass.reason, [AUDIT_BREAK_GLASS_USER]: input.requester.username } }
+        : { honoured: false };
+    },
   });
 
   const server = createWebhookServer(app, certificate);
