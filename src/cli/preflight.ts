@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ClusterState } from '../cluster/cluster-state.js';
 import { loadStateFiles, ManifestError, readManifests, withNamespace } from '../cluster/load-state-files.js';
 import { slimIstio } from '../cluster/slim.js';
+import { parseMeshConfig } from '../config/mesh-config.js';
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
 import { parseRulesConfig, RULES_CONFIG_FIELDS, type RulesConfig } from '../webhook/rules-config.js';
@@ -138,24 +139,40 @@ async function readJudgedObject(path: string, role: string, namespace: string): 
 
 async function loadRulesConfig(options: PreflightOptions): Promise<RulesConfig> {
   let raw: unknown;
+  let meshSection: unknown;
+  let webhookFile = false;
   if (options.configFile !== undefined) {
     const docs = await readConfigDocument(options.configFile);
-    // A bare rules config, or the webhook's config file, which keeps them under `rules:`.
-    raw = isRecord(docs) && !Object.keys(docs).every((k) => (RULES_CONFIG_FIELDS as readonly string[]).includes(k)) ? docs.rules : docs;
+    // A bare rules config, or the webhook's config file, which keeps them under `rules:` and the mesh under `mesh:`.
+    webhookFile = isRecord(docs) && !Object.keys(docs).every((k) => (RULES_CONFIG_FIELDS as readonly string[]).includes(k));
+    raw = webhookFile && isRecord(docs) ? docs.rules : docs;
+    meshSection = webhookFile && isRecord(docs) ? docs.mesh : undefined;
   }
-  const fromFile = (() => {
-    try {
-      return parseRulesConfig(raw);
-    } catch (err) {
-      throw new UsageError(`${options.configFile ?? 'config'}: ${(err as Error).message}`);
-    }
-  })();
-  if (options.rootNamespace === undefined) return fromFile;
+  const where = options.rootNamespace !== undefined ? '--root-namespace' : (options.configFile ?? 'config');
+  let rules: RulesConfig;
   try {
-    return parseRulesConfig({ ...(isRecord(raw) ? raw : {}), rootNamespace: options.rootNamespace });
+    rules = parseRulesConfig(options.rootNamespace === undefined ? raw : { ...(isRecord(raw) ? raw : {}), rootNamespace: options.rootNamespace });
   } catch (err) {
-    throw new UsageError(`--root-namespace: ${(err as Error).message}`);
+    throw new UsageError(`${where}: ${(err as Error).message}`);
   }
+  if (!webhookFile) return rules;
+  // The webhook's file: read its mesh the way the webhook does, so preflight judges as the webhook would.
+  const legacy = isRecord(raw) ? raw : {};
+  const parsed = parseMeshConfig(meshSection, {
+    ...(legacy.clusterDomain !== undefined ? { clusterDomain: { value: legacy.clusterDomain, where: 'rules.clusterDomain' } } : {}),
+    ...(legacy.defaultStableSubset !== undefined ? { defaultStableSubset: { value: legacy.defaultStableSubset, where: 'rules.defaultStableSubset' } } : {}),
+    // --root-namespace wins over both, below.
+    ...(options.rootNamespace === undefined && legacy.rootNamespace !== undefined ? { rootNamespace: { value: legacy.rootNamespace, where: 'rules.rootNamespace' } } : {}),
+  });
+  if (parsed.problems.length > 0) throw new UsageError(`${options.configFile ?? 'config'}: ${parsed.problems.join('; ')}`);
+  const { mesh } = parsed;
+  return {
+    ...rules,
+    clusterDomain: mesh.clusterDomain,
+    defaultStableSubset: mesh.defaultStableSubset,
+    rootNamespace: options.rootNamespace ?? mesh.rootNamespace,
+    guardLabel: mesh.guardLabel,
+  };
 }
 
 async function readConfigDocument(path: string): Promise<unknown> {
