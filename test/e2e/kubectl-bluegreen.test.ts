@@ -1,0 +1,224 @@
+// `kubectl bluegreen …` as an on-call engineer types it: kubectl (built beside
+// the test API server) finds bin/kubectl-bluegreen on PATH and runs it with the
+// user's KUBECONFIG. Against the stage (webhook, watcher, Prometheus): list and
+// status through a live cutover (canary, full traffic with the hold), promote
+// refused before the hold, a manual rollback recorded with who did it, the
+// watcher's automatic rollback with its latch, `ack` clearing it, `--watch`
+// with its exit codes, and the errors for no cluster, no RBAC, not guarded.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { ROLLBACK_LATCH, ROLLBACK_LATCH_ACK, ROLLBACK_REASON } from '../../src/istio/annotations.js';
+import { ensureCliBuilt, REPO } from '../support/built-cli.js';
+import { freePort } from '../support/free-port.js';
+import { injectFaultAndAwaitRollback } from '../support/rollback-timing.js';
+import { primaryWeightsOf, type Scene } from '../support/stage-scene.js';
+import { startStage, type Stage } from '../support/stage.js';
+import { waitUntil } from '../support/wait-until.js';
+
+jest.setTimeout(240_000);
+
+const SRE = { name: 'sam', token: randomBytes(16).toString('hex'), groups: ['sre'] };
+const NOBODY = { name: 'nobody', token: randomBytes(16).toString('hex'), groups: [] as string[] };
+let stage: Stage;
+let scene: Scene;
+let sreKubeconfig: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `kubectl bluegreen ARGS` with bin/ on PATH and KUBECONFIG set, as a user's shell has them. */
+function kubectlBluegreen(args: string[], kubeconfig = sreKubeconfig): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(stage.cp.binDir, 'kubectl'), ['bluegreen', ...args], {
+      env: { ...process.env, PATH: `${join(REPO, 'bin')}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+const ns = () => ['-n', scene.namespace];
+const statusJson = async (extra: string[] = []) => {
+  const r = await kubectlBluegreen(['status', scene.service, ...ns(), '-o', 'json', ...extra]);
+  return { ...r, status: JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown> };
+};
+
+beforeAll(async () => {
+  await ensureCliBuilt();
+  stage = await startStage({ watchers: 1, users: [SRE, NOBODY], webhookConfig: { rules: { latchAckGroups: ['sre'] } } });
+  await stage.cp.api.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'sre-cluster-admin' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'sre' }],
+  });
+  sreKubeconfig = stage.cp.kubeconfigFor(SRE.token, SRE.name);
+  scene = await stage.seed({ namespacePrefix: 'plugin' });
+}, 600_000);
+
+afterAll(async () => {
+  await stage?.stop();
+}, 120_000);
+
+describe('kubectl bluegreen against a live cutover', () => {
+  it('list and status of an idle guarded service: Stable, exit 0', async () => {
+    const list = await kubectlBluegreen(['list', ...ns()]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`${scene.namespace}\\s+${scene.service}\\s+Stable\\s+green=100`));
+    const all = await kubectlBluegreen(['list', '-A']);
+    expect(all.stdout).toContain(scene.namespace);
+    const r = await kubectlBluegreen(['status', scene.service, ...ns()]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('Phase:       Stable on green');
+    expect(r.code).toBe(0);
+  });
+
+  it('a 10 % canary: phase, weights per route, the rules against their thresholds and a trend; promote is refused', async () => {
+    await scene.mustApply('DestinationRule with green and blue', scene.destinationRule());
+    await scene.mustApply('VirtualService blue=0', scene.virtualService({ green: 100, blue: 0 }));
+    await scene.waitUntilScraped();
+    await scene.mustApply('VirtualService blue=10', scene.virtualService({ green: 90, blue: 10 }));
+    await scene.mesh!.waitForShare('v2', 0.1, 30_000);
+    const { code, status } = await statusJson(['--prometheus', stage.prometheus.url]);
+    expect(status).toMatchObject({ phase: 'Canary', canaryPercent: 10, candidate: 'blue', stableSubset: 'green' });
+    expect(status.weights).toEqual(expect.arrayContaining([{ route: 'http[1] "primary"', weights: { green: 90, blue: 10 } }]));
+    const rules = status.rules as { rule: string; status: string; threshold: number | null }[];
+    expect(rules.find((r) => r.rule === 'error-rate')).toMatchObject({ threshold: 0.05 });
+    expect(rules.map((r) => r.rule)).toContain('latency-p99');
+    expect(code).toBe(0);
+    const text = await kubectlBluegreen(['status', scene.service, ...ns(), '--prometheus', stage.prometheus.url]);
+    console.log(`[kubectl bluegreen status, canary]\n${text.stdout}`);
+    expect(text.stdout).toMatch(/Trend: {7}5xx ratio [▁▂▃▄▅▆▇█·]+ {3}p99 [▁▂▃▄▅▆▇█·]+/);
+    const promote = await kubectlBluegreen(['promote', scene.service, ...ns()]);
+    expect(promote.code).toBe(3);
+    expect(promote.stderr).toContain('is not at full traffic');
+  });
+
+  it('--watch --timeout ends with exit 2 while the cutover is still under way', async () => {
+    const r = await kubectlBluegreen(['status', scene.service, ...ns(), '--watch', '--timeout', '3s']);
+    expect(r.stderr).toContain('still Canary after --timeout 3s');
+    expect(r.code).toBe(2);
+  });
+
+  it('full traffic: the hold counts down and promote before it ends is refused, --force needs a break-glass group', async () => {
+    await scene.mustApply('VirtualService blue=100', scene.virtualService({ green: 0, blue: 100 }));
+    const { status } = await waitUntil(
+      async () => {
+        const s = await statusJson();
+        return typeof s.status.holdLeftSeconds === 'number' ? s : undefined;
+      },
+      // Recorded after the watcher's first judged cycle at full traffic; each call of the plugin is a kubectl and a Node start.
+      { timeoutMs: 120_000, intervalMs: 1_000, description: 'the watcher recording full traffic (the hold starts)' },
+    );
+    expect(status).toMatchObject({ phase: 'FullTraffic' });
+    console.log(`[kubectl bluegreen list]\n${(await kubectlBluegreen(['list', ...ns()])).stdout}`);
+    expect(status.summary).toMatch(/^FullTraffic on blue, hold \d+s left$/);
+    const promote = await kubectlBluegreen(['promote', scene.service, ...ns()]);
+    expect(promote.code).toBe(3);
+    expect(promote.stderr).toMatch(/the 1m00s hold has \d+s left/);
+    const forced = await kubectlBluegreen(['promote', scene.service, ...ns(), '--force', '--reason', 'hotfix', '--break-glass-group', 'release-managers']);
+    expect(forced.code).toBe(3);
+    expect(forced.stderr).toContain('sam is in none of [release-managers]');
+  });
+
+  it('rollback NAME: weights back to green, verified, recorded with who did it; status then exits 1', async () => {
+    const r = await kubectlBluegreen(['rollback', scene.service, ...ns(), '--reason', 'customer reports']);
+    expect(r.stderr).toBe('');
+    console.log(`[kubectl bluegreen rollback]\n${r.stdout}`);
+    expect(r.stdout).toContain('rolled back to green and verified');
+    expect(r.code).toBe(0);
+    const vs = await scene.readVirtualService();
+    expect(primaryWeightsOf(vs)).toEqual({ green: 100, blue: 0 });
+    expect(vs.metadata.annotations?.[ROLLBACK_REASON]).toBe('manual rollback by sam: customer reports');
+    const events = await scene.events();
+    expect(events.filter((e) => e.reason === 'RolledBack').map((e) => e.message)).toEqual([expect.stringContaining('by hand (manual rollback by sam: customer reports)')]);
+    const status = await kubectlBluegreen(['status', scene.service, ...ns()]);
+    expect(status.stdout).toContain('Phase:       RolledBack to green: manual rollback by sam: customer reports');
+    expect(status.stdout).toMatch(/Events:\n(.*\n)*.*RolledBack/);
+    expect(status.code).toBe(1);
+    const watched = await kubectlBluegreen(['status', scene.service, ...ns(), '--watch', '--timeout', '30s']);
+    expect(watched.code).toBe(1);
+  });
+
+  it("the watcher's rollback leaves a latch that status shows and ack clears with a reason", async () => {
+    await scene.mustApply('VirtualService blue=100 again', scene.virtualService({ green: 0, blue: 100 }));
+    await scene.mesh!.waitForShare('v2', 1, 30_000);
+    await waitUntil(async () => (await stage.query(`sum(istio_requests_total{destination_service_namespace="${scene.namespace}", destination_version="v2"})`)).length > 0, {
+      timeoutMs: 30_000,
+      description: "Prometheus holding blue's requests",
+    });
+    await injectFaultAndAwaitRollback(stage, scene, { errorRatio: 0.2 });
+    const status = await kubectlBluegreen(['status', scene.service, ...ns()]);
+    expect(status.stdout).toMatch(/Phase: {7}RolledBack to green: .*error-rate/);
+    console.log(`[kubectl bluegreen status, after the watcher's rollback]\n${status.stdout}`);
+    expect(status.stdout).toMatch(/Latch: {7}blue \(.*\) since .*kubectl bluegreen ack/);
+    expect(status.code).toBe(1);
+    const noReason = await kubectlBluegreen(['ack', scene.service, ...ns()]);
+    expect(noReason.code).toBe(3);
+    expect(noReason.stderr).toContain('a reason is required');
+    const ack = await kubectlBluegreen(['ack', scene.service, ...ns(), '--reason', 'fixed in v2.1']);
+    expect(ack.stderr).toBe('');
+    expect(ack.stdout).toContain('rollback latch cleared (blue since');
+    expect(ack.code).toBe(0);
+    const vs = await scene.readVirtualService();
+    expect(vs.metadata.annotations?.[ROLLBACK_LATCH]).toBeUndefined();
+    expect(vs.metadata.annotations?.[ROLLBACK_LATCH_ACK]).toBe('fixed in v2.1');
+  });
+
+  it('drill says plainly that it is not available yet', async () => {
+    const r = await kubectlBluegreen(['drill', scene.service, ...ns()]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('not part of this release yet');
+  });
+});
+
+describe('kubectl bluegreen errors name the object and the fix', () => {
+  it('not guarded', async () => {
+    const namespace = await stage.cp.newNamespace('unguarded', { guard: false });
+    await stage.cp.kubectl(['apply', '-f', '-'], {
+      stdin: JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web', namespace }, spec: { hosts: ['web'], http: [{ route: [{ destination: { host: 'web' } }] }] } }),
+    });
+    const r = await kubectlBluegreen(['status', 'web', '-n', namespace]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`VirtualService ${namespace}/web is not guarded by bluegreen-guard; fix: kubectl label namespace ${namespace} bluegreen-guard.io/guard=enabled`);
+  });
+
+  it('no RBAC', async () => {
+    const r = await kubectlBluegreen(['status', scene.service, ...ns()], stage.cp.kubeconfigFor(NOBODY.token, NOBODY.name));
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`no RBAC: you may not get VirtualService ${scene.namespace}/${scene.service}`);
+  });
+
+  it('no such VirtualService', async () => {
+    const r = await kubectlBluegreen(['status', 'missing', ...ns()]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`VirtualService ${scene.namespace}/missing not found`);
+  });
+
+  it('no cluster: no kubeconfig, or an API server that does not answer', async () => {
+    const missing = await kubectlBluegreen(['status', scene.service, ...ns(), '--kubeconfig', join(stage.workDir, 'missing-kubeconfig')]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('cannot load the kubeconfig');
+    const down = join(stage.workDir, 'down-kubeconfig');
+    writeFileSync(down, readFileSync(sreKubeconfig, 'utf8').replace(/server: \S+/, `server: https://127.0.0.1:${await freePort()}`));
+    const r = await kubectlBluegreen(['status', scene.service, ...ns(), '--kubeconfig', down]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no cluster: cannot reach the API server at https:\/\/127\.0\.0\.1:\d+ to get VirtualService/);
+  });
+});
