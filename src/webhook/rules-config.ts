@@ -39,6 +39,7 @@ export function defaultRulesConfig(): RulesConfig {
   const modes = Object.fromEntries(RULE_IDS.map((id) => [id, 'deny'])) as Record<RuleId, RuleMode>;
   modes['canary-first'] = 'warn';
   modes['dr-host'] = 'warn';
+  modes['unreachable-route'] = 'warn';
   return {
     modes,
     rootNamespace: 'istio-system',
