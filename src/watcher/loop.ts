@@ -10,7 +10,9 @@ import type { WatcherConfig } from '../config/watcher-config.js';
 import type { DeploymentPromoter } from '../cluster/deployment-labeler.js';
 import type { EventRecorder, GuardEvent } from '../cluster/events.js';
 import type { Clock, LeaderElector } from '../cluster/lease-elector.js';
-import type { RecordResult, RollbackRequest, RollbackResult } from '../cluster/virtual-service-patcher.js';
+import type { RecordResult, RollbackRequest, RollbackResult } from './virtual-service-patcher.js';
+import { isGuarded } from '../istio/guard.js';
+import type { Mesh } from '../istio/mesh.js';
 import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
 import * as alerts from './guard-alerts.js';
@@ -22,9 +24,9 @@ import { RECOVERY, SMOKE_TEST_URL } from '../istio/annotations.js';
 import { smokeCandidate, zeroPercentCandidates } from './pre-traffic-smoke.js';
 import type { SmokeTestResult, SmokeTestSpec } from './smoke-test.js';
 import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
-import type { Evaluation, ServiceKey, Verdict, WatchFinding } from './verdict.js';
+import { worst, type Evaluation, type ServiceKey, type WatchFinding } from './verdict.js';
 import type { LoopMetrics } from './watcher-metrics.js';
-import { isGuarded, serviceKey, subsetIdentity, type MeshOptions, type SubsetIdentity, type WatchedObjects } from './watch-targets.js';
+import { serviceKey, subsetIdentity, type SubsetIdentity, type WatchedObjects } from './watch-targets.js';
 
 /** A candidate to evaluate this cycle. */
 export interface WatchTarget {
@@ -72,7 +74,7 @@ export interface LoopDeps {
   clock: Clock;
   metrics: LoopMetrics;
   log: LoopLog;
-  mesh: MeshOptions;
+  mesh: Mesh;
   config: LoopConfig;
   /** Reads the revisions a rollback latches; without it, subsets are latched by name. */
   revisions?: RevisionSource;
@@ -158,7 +160,7 @@ export class WatcherLoop {
     const now = deps.clock.now();
     const entries = deps.objects
       .virtualServices()
-      .filter((vs) => isGuarded(vs, deps.objects))
+      .filter((vs) => isGuarded(vs, deps.objects, deps.mesh))
       .map((vs) => this.entryFor(vs, now));
     const targets = entries.flatMap((e) => e.targets.map((t) => t.target));
     const { evaluations, roundError } = await this.evaluateAll(targets, now);
@@ -180,7 +182,7 @@ export class WatcherLoop {
 
   private entryFor(vs: VirtualService, now: Date): Entry {
     const view = this.withDryRunState(vs);
-    const state = readCutoverState(view);
+    const state = readCutoverState(view, this.deps.mesh);
     const targets = state.active.map((candidate) => {
       const identity = subsetIdentity(view, candidate, this.deps.objects, this.deps.mesh);
       return { identity, target: { virtualService: view, key: serviceKey(candidate, identity), subset: candidate.subset, cutoverStartedAt: cutoverStart(state, now) } };
@@ -203,7 +205,7 @@ export class WatcherLoop {
     const { deps } = this;
     const { vs, state } = entry;
     const findings = evals.flatMap((e) => e.findings);
-    const verdict = combined(evals);
+    const verdict = worst(evals.map((e) => e.verdict));
     evals.forEach((e) => deps.metrics.evaluation(e.verdict, e.findings));
     const primary = entry.targets[0];
     const ctx = primary ? this.alertContext(vs, primary.target.key, now) : undefined;
@@ -498,12 +500,6 @@ const SMOKE_RERUN_SECONDS = 60;
 
 /** An evaluation that could not be made: the guard is blind, never a silent pass. */
 const BLIND: Evaluation = { verdict: 'error', findings: [] };
-
-/** The service's verdict over all its candidates; the same precedence as one evaluation's. */
-const PRECEDENCE: readonly Verdict[] = ['breached', 'error', 'no-data', 'warning', 'healthy'];
-function combined(evals: readonly Evaluation[]): Verdict | undefined {
-  return PRECEDENCE.find((v) => evals.some((e) => e.verdict === v));
-}
 
 function logKeys(vs: VirtualService): Record<string, string> {
   return { namespace: vs.metadata.namespace, virtualService: vs.metadata.name, uid: vs.metadata.uid ?? '' };
