@@ -7,14 +7,13 @@
 // a per-version Service, or a header-matched route to the candidate subset.
 import { SMOKE_RESULT } from '../istio/annotations.js';
 import { findHostRules, findSubset } from '../istio/destination-rules.js';
-import { resolveHost } from '../istio/hosts.js';
+import { metricsServiceOf } from '../istio/hosts.js';
 import { revisionKey } from '../istio/rollback-latch.js';
 import { parseSmokeRecords, withSmokeRecord, type SmokeRecord } from '../istio/smoke-result.js';
 import type { VirtualService } from '../istio/types.js';
 import type { CutoverState } from './cutover-state.js';
 import type { RevisionSource } from './latch.js';
-import { routesOf } from './route-weights.js';
-import { serviceOfHost } from './service-ref.js';
+import { routesOf } from '../istio/routes.js';
 import { smokeTestUrl, type SmokeTestResult, type SmokeTestSpec } from './smoke-test.js';
 import type { MeshOptions, WatchedObjects } from './watch-targets.js';
 
@@ -30,13 +29,12 @@ export interface PreTrafficCandidate {
 export function zeroPercentCandidates(vs: VirtualService, state: CutoverState, objects: WatchedObjects, mesh: MeshOptions): PreTrafficCandidate[] {
   if (state.active.length > 0) return [];
   const found = new Map<string, PreTrafficCandidate>();
-  for (const d of routesOf(vs).flatMap((r) => r.destinations)) {
+  for (const d of routesOf(vs, mesh.clusterDomain).flatMap((r) => r.destinations)) {
     if (d.subset === undefined || !state.roles.candidateSubsets.includes(d.subset) || found.has(d.subset)) continue;
-    const host = resolveHost(d.host, vs.metadata.namespace, mesh.clusterDomain);
-    const { rules } = findHostRules(host, vs.metadata.namespace, (ns) => objects.destinationRules(ns), mesh);
+    const { rules } = findHostRules(d.host, vs.metadata.namespace, (ns) => objects.destinationRules(ns), mesh);
     const labels = findSubset(rules, d.subset)?.subset.labels;
     if (!labels) continue;
-    const service = serviceOfHost(d.host, vs.metadata.namespace);
+    const service = metricsServiceOf(d.host, vs.metadata.namespace, mesh.clusterDomain);
     found.set(d.subset, { subset: d.subset, version: labels[mesh.versionLabel] ?? d.subset, namespace: service.namespace, service: service.name, subsetLabels: labels });
   }
   return [...found.values()];
