@@ -7,8 +7,8 @@
 import type { ClusterState } from '../cluster/cluster-state.js';
 import { slimDeployment, slimMeta, slimPod, slimService } from '../cluster/slim.js';
 import { objectRef } from '../istio/types.js';
+import { isGuarded } from '../istio/guard.js';
 import { keepPreviousIssues } from './deployment-scale.js';
-import { isGuarded } from './guarded.js';
 import { review } from './review.js';
 import { applyBreakGlass, reviewModes, toFinding, verdictOf } from './review-steps.js';
 import type { RulesConfig } from './rules-config.js';
