@@ -39,7 +39,9 @@ async function main(): Promise<void> {
     let n = 0;
     for (const raw of clusterObjects(FULL_CLUSTER, kind)) {
       const o = slim(raw);
-      if (o) state.upsert(o), n++;
+      if (!o) continue;
+      state.upsert(o);
+      n++;
     }
     gc();
     gc();
