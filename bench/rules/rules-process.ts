@@ -5,7 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { MemoryClusterState } from '../../src/cluster/memory-cluster-state.js';
 import { slim } from '../../src/cluster/slim.js';
 import { decodeAdmissionReview, encodeOutcome } from '../../src/webhook/admission.js';
-import { isGuarded } from '../../src/webhook/guarded.js';
+import { isGuarded } from '../../src/istio/guard.js';
+import { DEFAULT_MESH } from '../../src/istio/mesh.js';
 import { review } from '../../src/webhook/review.js';
 import { defaultRulesConfig } from '../../src/webhook/rules-config.js';
 import type { ReviewInput } from '../../src/webhook/verdict.js';
@@ -66,7 +67,7 @@ function main(): void {
     const decoded = decodeAdmissionReview(JSON.parse((bodies[i % bodies.length] as Buffer).toString('utf8')), performance.now());
     if (!decoded.ok || !decoded.review.input) throw new Error('decode failed');
     const input = decoded.review.input;
-    const verdict = isGuarded(input.object ?? (input.oldObject as NonNullable<ReviewInput['oldObject']>), state, config)
+    const verdict = isGuarded(input.object ?? (input.oldObject as NonNullable<ReviewInput['oldObject']>), state, DEFAULT_MESH)
       ? review(input, state, config)
       : { allowed: true, findings: [], auditAnnotations: {} };
     sink += JSON.stringify(encodeOutcome(decoded.review.subject, { kind: 'verdict', verdict }).body).length;

@@ -43,3 +43,5 @@ export const BLOCKS_CUTOVER = `${PREFIX}blocks-cutover`;
 export const ROLLBACK_LATCH = `${PREFIX}rollback-latch`;
 /** The reason a latch was cleared; set together with removing ROLLBACK_LATCH (`bluegreen-guard ack`). */
 export const ROLLBACK_LATCH_ACK = `${PREFIX}rollback-latch-ack`;
+/** Recovery after a rollback: pending, recovered (in N s) or failed, with the measured values (JSON, watcher/recovery.ts). */
+export const RECOVERY = `${PREFIX}recovery`;

@@ -1,7 +1,7 @@
 // What the rules can be told: each rule's mode, where Istio's root namespace
 // is, who the watcher is, who may break glass. Parsed and validated once, at
 // the composition root; the rule core only ever sees a valid RulesConfig.
-import { DEFAULT_STABLE_SUBSET } from '../istio/annotations.js';
+import { DEFAULT_STABLE_SUBSET, GUARD_LABEL } from '../istio/annotations.js';
 import { RULE_IDS, type RuleId, type RuleMode } from './verdict.js';
 
 export const RULE_MODES: readonly RuleMode[] = ['deny', 'warn', 'off'];
@@ -17,6 +17,8 @@ export interface RulesConfig {
   canaryMaxWeightPercent: number;
   /** Stable subset of a VirtualService without the `bluegreen-guard.io/stable-subset` annotation. */
   defaultStableSubset: string;
+  /** Namespace label that opts a namespace in (`mesh.guardLabel`; not a rules field, set from the mesh section). */
+  guardLabel: string;
   /** Requests from these users are allowed at once (the watcher's rollbacks). */
   watcherUsernames: readonly string[];
   /** Members of these groups may override denials with the `bluegreen-guard.io/break-glass` annotation. */
@@ -45,6 +47,7 @@ export function defaultRulesConfig(): RulesConfig {
     clusterDomain: 'cluster.local',
     canaryMaxWeightPercent: 1,
     defaultStableSubset: DEFAULT_STABLE_SUBSET,
+    guardLabel: GUARD_LABEL,
     watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
     breakGlassGroups: [],
     // Twice the kubelet's longest crash back-off (5 minutes): a crash-looping container that is

@@ -51,6 +51,7 @@
     "retryPeriodSeconds" $a.lease.retryPeriodSeconds)
   "promotion" $a.promotion
   "latch" $a.latch
+  "recovery" $a.recovery
 -}}
 {{- $watcher = mustMergeOverwrite $watcher (deepCopy $a.extraConfig) -}}
 {{ toYaml $watcher }}
