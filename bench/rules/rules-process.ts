@@ -11,8 +11,10 @@ import { review } from '../../src/webhook/review.js';
 import { defaultRulesConfig } from '../../src/webhook/rules-config.js';
 import type { ReviewInput } from '../../src/webhook/verdict.js';
 import { childInput, serveParent } from '../lib/bench-child.js';
-import { clusterObjects, type ClusterShape, type FixtureKind } from '../lib/cluster-fixture.js';
+import { clusterObjects, namespaceName, type ClusterShape, type FixtureKind } from '../lib/cluster-fixture.js';
 import { EXPECTED_ALLOWED, reviewMix, type ReviewKind } from '../lib/reviews.js';
+import { workloadReviews } from '../lib/workload-reviews.js';
+import { judgeAdmission } from '../../src/webhook/workload-review.js';
 
 export interface RulesMeasurement {
   name: string;
@@ -52,6 +54,14 @@ function main(): void {
   for (const { kind, input } of inputs) {
     if (review(input, state, config).allowed !== EXPECTED_ALLOWED[kind]) throw new Error(`a ${kind} review got the wrong verdict`);
   }
+  // Deployment, Pod and Service label changes, from every tenth namespace; each verdict checked too.
+  const workloads = Array.from({ length: Math.ceil(shape.namespaces / 10) }, (_, n) => workloadReviews(shape, namespaceName(n * 10))).flat();
+  const workloadInputs = workloads.map((w) => {
+    const decoded = decodeAdmissionReview(w.body, 0);
+    if (!decoded.ok || !decoded.review.input) throw new Error(`a workload review does not decode: ${decoded.ok ? decoded.review.skipReason : decoded.message}`);
+    if (judgeAdmission(decoded.review.input, state, config).allowed !== w.allowed) throw new Error(`${w.what}: wrong verdict`);
+    return decoded.review.input;
+  });
   const byKind = (k: ReviewKind) => inputs.filter((i) => i.kind === k).map((i) => i.input);
   const pass = byKind('pass');
   const fail = byKind('fail');
@@ -78,6 +88,9 @@ function main(): void {
     ['review(): failing cutover (5 denials)', reviewOnly(fail)],
     ['review(): half and half', reviewOnly(all)],
     ['parse + decode + review + encode (no HTTP)', inProcess],
+    ['judgeAdmission(): Deployment/Pod/Service label changes', (i) => {
+      sink += judgeAdmission(workloadInputs[i % workloadInputs.length] as ReviewInput, state, config).findings.length;
+    }],
   ];
   for (const [, op] of cases) measure('warm-up', warmupMs, op);
   const results = cases.map(([name, op]) => measure(name, durationMs, op));
