@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { defaultWatcherConfig, parseWatcherConfig, type WatcherConfig } from '../src/config/watcher-config.js';
 import { Stage, type StageStep } from '../test/support/stage.js';
 import { createConsole, formatDuration, formatPercent, type DemoConsole } from './console.js';
+import { reapplyAsGitOpsThenFix } from './gitops-step.js';
 import { DemoFailure, Story } from './story.js';
 
 const USAGE = `usage: npm run demo [-- --keep] [-- --quick] [-- --watcher-dry-run]
@@ -187,6 +188,7 @@ async function main(argv: string[]): Promise<number> {
     await story.admitRunbookSequence();
     await story.rollBackFailingCandidate();
     await story.report();
+    if (story.result.rolledBack) await reapplyAsGitOpsThenFix(stage, scene, out, story.result.v2RequestsAtRollback);
     exitCode = story.result.rolledBack ? 0 : 1;
   } catch (error) {
     beat.stop();
@@ -199,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
   if (interrupted) return stopAfterSignal();
 
   out.line();
-  out.line(exitCode === 0 ? `Demo done in ${formatDuration(Date.now() - startedMs)}: a bad cutover refused, a failing one rolled back by the watcher.` : 'The demo did not show the whole story (see ✗ above).');
+  out.line(exitCode === 0 ? `Demo done in ${formatDuration(Date.now() - startedMs)}: a bad cutover refused, a failing one rolled back by the watcher, its GitOps re-apply refused, the fixed v2 admitted.` : 'The demo did not show the whole story (see ✗ above).');
   if (args.keep) {
     await printKeep(out, stage);
     await new Promise<void>((resolve) => (release = resolve));

@@ -3,7 +3,8 @@
 //   1. a cutover that skips the preflight is refused by the webhook;
 //   2. the runbook's sequence is admitted step by step;
 //   3. v2 starts failing and the watcher rolls traffic back by itself;
-//   4. what happened: timeline, the Alertmanager alert, a summary.
+//   4. what happened: timeline, the Alertmanager alert, a summary;
+//   5. a GitOps re-apply of the failed cutover is refused, a fixed v2 goes through (gitops-step.ts).
 //
 // Every change goes through the real kubectl against the real API server,
 // which calls the real webhook; the rollback is the real watcher's. Only
@@ -33,6 +34,8 @@ export interface StoryOutcome {
   rolledBack: boolean;
   /** Breach condition true in Prometheus → traffic back on v1, when both were seen. */
   breachToRecoveryMs: number | undefined;
+  /** v2's request count once the mesh followed the rollback. */
+  v2RequestsAtRollback: number;
 }
 
 const ROLLED_BACK_ALERT = 'BlueGreenGuardRolledBack';
@@ -43,7 +46,7 @@ export class DemoFailure extends Error {
 
 export class Story {
   private readonly manifestDir: string;
-  private readonly outcome: StoryOutcome = { refused: false, admittedSteps: 0, rolledBack: false, breachToRecoveryMs: undefined };
+  private readonly outcome: StoryOutcome = { refused: false, admittedSteps: 0, rolledBack: false, breachToRecoveryMs: undefined, v2RequestsAtRollback: 0 };
   private readonly timeline: TimelineEntry[] = [];
   private faultAtMs = 0;
   private alert: (AlertmanagerAlert & { updatedAt?: string }) | undefined;
@@ -182,6 +185,8 @@ export class Story {
     }
     const rollback = ending;
     this.outcome.rolledBack = true;
+    // The mesh already follows the rollback: from here on v2 should get nothing.
+    this.outcome.v2RequestsAtRollback = mesh.served().v2?.requests ?? 0;
     this.timeline.push({
       atMs: rollback.atMs,
       what: 'rollback patched',

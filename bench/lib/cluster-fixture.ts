@@ -7,7 +7,8 @@
 // VirtualService (green 100, blue 0) and two Deployments of 10 replicas (v1,
 // v2), each with its current ReplicaSet and an old one scaled to 0. That is
 // 1,000 VirtualServices and DestinationRules, 2,000 Deployments, 4,000
-// ReplicaSets and 20,000 Pods.
+// ReplicaSets and 20,000 Pods, plus one finished schema-migration Job per
+// candidate version (1,000 Jobs), as a team using the `jobs` rule keeps them.
 //
 // The last service of every namespace (`payments`) has a broken candidate:
 // v2 has no livenessProbe, 3 of its 10 pods are not Ready, and one v1 pod
@@ -50,6 +51,7 @@ export function objectCounts(shape: ClusterShape): Record<string, number> {
     Deployment: services * 2,
     ReplicaSet: services * 4,
     Pod: services * 2 * shape.replicas,
+    Job: services,
   };
 }
 
@@ -155,6 +157,53 @@ function deployment(w: WorkloadSpec): Json {
       conditions: [
         { type: 'Available', status: ready === w.replicas ? 'True' : 'False', reason: 'MinimumReplicasAvailable', lastUpdateTime: created, lastTransitionTime: created },
         { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: created, lastTransitionTime: created },
+      ],
+    },
+  };
+}
+
+/** The candidate's schema migration, finished: labelled for its service and version, annotated as a migration. */
+function migrationJob(w: WorkloadSpec): Json {
+  const name = `${w.app}-${w.version}-migrate`;
+  const controllerUid = uid(`${w.namespace}/${name}`);
+  const jobLabels = { 'batch.kubernetes.io/controller-uid': controllerUid, 'batch.kubernetes.io/job-name': name, 'controller-uid': controllerUid, 'job-name': name };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name,
+      namespace: w.namespace,
+      uid: controllerUid,
+      resourceVersion: nextRv(),
+      generation: 1,
+      creationTimestamp: created,
+      labels: { app: w.app, version: w.version, ...jobLabels },
+      annotations: { 'bluegreen-guard.io/before-cutover': 'true', 'batch.kubernetes.io/job-tracking': '' },
+      managedFields: managedFields('kubectl-client-side-apply', { 'f:spec': { 'f:template': {}, 'f:backoffLimit': {} } }),
+    },
+    spec: {
+      parallelism: 1,
+      completions: 1,
+      backoffLimit: 2,
+      completionMode: 'NonIndexed',
+      suspend: false,
+      podReplacementPolicy: 'TerminatingOrFailed',
+      selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': controllerUid } },
+      template: {
+        metadata: { labels: { app: w.app, version: w.version, ...jobLabels } },
+        spec: { containers: [{ name: 'migrate', image: `registry.example.com/${w.app}:${w.version}`, command: ['/app/migrate', '--up'], resources: {}, terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent' }], restartPolicy: 'Never', terminationGracePeriodSeconds: 30, dnsPolicy: 'ClusterFirst', securityContext: {}, schedulerName: 'default-scheduler' },
+      },
+    },
+    status: {
+      startTime: created,
+      completionTime: created,
+      succeeded: 1,
+      ready: 0,
+      terminating: 0,
+      uncountedTerminatedPods: {},
+      conditions: [
+        { type: 'SuccessCriteriaMet', status: 'True', lastProbeTime: created, lastTransitionTime: created },
+        { type: 'Complete', status: 'True', lastProbeTime: created, lastTransitionTime: created },
       ],
     },
   };
@@ -325,7 +374,7 @@ function namespace(name: string, guarded: boolean): Json {
   };
 }
 
-export type FixtureKind = 'Namespace' | 'Service' | 'VirtualService' | 'DestinationRule' | 'Deployment' | 'ReplicaSet' | 'Pod';
+export type FixtureKind = 'Namespace' | 'Service' | 'VirtualService' | 'DestinationRule' | 'Deployment' | 'ReplicaSet' | 'Pod' | 'Job';
 
 /** Every object of one kind, generated namespace by namespace (the generator keeps nothing). */
 export function* clusterObjects(shape: ClusterShape, kind: FixtureKind): Generator<Json> {
@@ -360,6 +409,9 @@ export function* clusterObjects(shape: ClusterShape, kind: FixtureKind): Generat
           break;
         case 'Pod':
           for (const w of workloads) yield* pods(w);
+          break;
+        case 'Job':
+          yield migrationJob(workloads[1] as WorkloadSpec);
           break;
       }
     }

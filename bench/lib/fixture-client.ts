@@ -14,6 +14,7 @@ const KIND_OF_PLURAL: Record<string, FixtureKind> = {
   deployments: 'Deployment',
   replicasets: 'ReplicaSet',
   pods: 'Pod',
+  jobs: 'Job',
 };
 
 export interface ClientCall {

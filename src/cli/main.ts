@@ -11,6 +11,7 @@ const commands: Record<string, Command> = {
   watcher: { summary: 'evaluate rollback thresholds and roll back on a breach', load: () => import('./watcher.js') },
   preflight: { summary: 'judge a VirtualService/DestinationRule change offline (CI pipelines)', load: () => import('./preflight.js') },
   evaluate: { summary: 'print what the watcher would decide for one service', load: () => import('./evaluate.js') },
+  ack: { summary: 'clear the rollback latch on a VirtualService (traffic may go back to a rolled-back revision)', load: () => import('./ack.js') },
   tls: { summary: 'keep the webhook\'s self-managed CA and serving certificate renewed (chart sidecar)', load: () => import('./tls.js') },
 };
 

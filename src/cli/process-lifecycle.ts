@@ -30,6 +30,17 @@ export interface Stoppable {
 export async function serveUntilSignal(command: string, logLevel: string, start: (log: Logger) => Promise<Stoppable>, stoppingMessage = 'signal received'): Promise<number> {
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   const log = pino({ level: logLevel, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  // Request bytes never reach here: the admission seam answers every fault
+  // itself (src/webhook/admission-transport.ts). What does is a bug whose state
+  // cannot be trusted, so it is logged with its stack and the process exits
+  // for the Deployment to restart a clean one.
+  const fatal = (kind: string) => (e: unknown): void => {
+    log.fatal({ err: e instanceof Error ? e.stack : String(e) }, `${command}: ${kind}; exiting (a bug: please report it with this line)`);
+    destination.flushSync();
+    process.exit(70);
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
   let running: Stoppable;
   try {
     running = await start(log);

@@ -16,13 +16,15 @@ import { MemoryClusterState } from '../cluster/memory-cluster-state.js';
 import type { ListWatchClient } from '../cluster/watch-cache.js';
 import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError, type WebhookConfig } from '../config/webhook-config.js';
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
-import { isGuarded } from '../webhook/guarded.js';
-import { AdmissionMetrics, createMetricsServer } from '../webhook/metrics.js';
+import { isGuarded, isGuardedNamespace } from '../istio/guard.js';
+import { createMetricsServer } from '../http/metrics-server.js';
+import { AUDIT_BREAK_GLASS_REASON, AUDIT_BREAK_GLASS_USER, breakGlass } from '../webhook/rules/break-glass.js';
+import { AdmissionMetrics } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
-import { review } from '../webhook/review.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
 import { CertificateReloader, loadServingCertificate } from '../webhook/tls.js';
 import type { ReviewInput } from '../webhook/verdict.js';
+import { judgeAdmission } from '../webhook/workload-review.js';
 
 export interface RunningWebhook {
   admissionAddress: AddressInfo;
@@ -48,7 +50,8 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     sink: state,
     log: log.child({ component: 'cache' }),
     scope: config.kubernetes.cacheScope,
-    rootNamespace: config.rules.rootNamespace,
+    rootNamespace: config.mesh.rootNamespace,
+    isGuardedNamespace: (ns) => isGuardedNamespace(ns, config.mesh),
     istioApiVersion: config.kubernetes.istioApiVersion,
     tuning: { watchTimeoutSeconds: config.kubernetes.watchTimeoutSeconds, stallMs: config.kubernetes.stallSeconds * 1000 },
   });
@@ -68,16 +71,23 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   const metrics = new AdmissionMetrics({ defaultMetrics: true, cache });
   const app = createWebhookApp({
     // The hot path reads only the in-memory state: no API call per review.
-    judge: (input: ReviewInput) => review(input, state, config.rules, scrapeStatus),
+    judge: (input: ReviewInput) => judgeAdmission(input, state, config.rules, scrapeStatus),
     isGuarded: (input: ReviewInput) => {
       const obj = input.object ?? input.oldObject;
-      return obj !== undefined && isGuarded(obj, state, config.rules);
+      return obj !== undefined && isGuarded(obj, state, config.mesh);
     },
     readiness,
     metrics,
     log: log.child({ component: 'admission' }),
     bodyLimitBytes: config.admission.bodyLimitBytes,
     admissionPath: config.admission.path,
+    // A review that errors is refused; break-glass is the way through, as for any denial.
+    override: (input: ReviewInput) => {
+      const glass = breakGlass((input.object ?? input.oldObject)?.metadata.annotations, input.requester, config.rules);
+      return glass.kind === 'honoured'
+        ? { honoured: true, auditAnnotations: { [AUDIT_BREAK_GLASS_REASON]: glass.reason, [AUDIT_BREAK_GLASS_USER]: input.requester.username } }
+        : { honoured: false };
+    },
   });
 
   const server = createWebhookServer(app, certificate);
@@ -108,7 +118,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
       admission: `https://${admissionAddress.address}:${admissionAddress.port}${config.admission.path}`,
       metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics`,
       cacheScope: config.kubernetes.cacheScope,
-      rootNamespace: config.rules.rootNamespace,
+      mesh: config.mesh,
       prometheus: config.prometheus.url ?? 'none: metrics-scraped is skipped',
       modes: config.rules.modes,
       certificate: { subject: certificate.subject, subjectAltName: certificate.subjectAltName, validTo: certificate.validTo },

@@ -9,6 +9,7 @@ import type { Namespace } from './cluster-state.js';
 import {
   slimDeployment,
   slimIstio,
+  slimJob,
   slimNamespace,
   slimPod,
   slimReplicaSet,
@@ -40,6 +41,7 @@ export function resources(istioVersion: IstioApiVersion = 'v1'): Resource[] {
     { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, slim: slimDeployment },
     { kind: 'ReplicaSet', group: 'apps', version: 'v1', plural: 'replicasets', namespaced: true, slim: slimReplicaSet },
     { kind: 'Pod', group: '', version: 'v1', plural: 'pods', namespaced: true, slim: slimPod },
+    { kind: 'Job', group: 'batch', version: 'v1', plural: 'jobs', namespaced: true, slim: slimJob },
     { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', namespaced: false, slim: slimNamespace },
   ];
 }

@@ -6,14 +6,18 @@ import type {
   ContainerProbes,
   Deployment,
   DestinationRule,
+  Job,
   Labels,
   ObjectMeta,
   OwnerReference,
   Pod,
+  PodRestart,
+  PodTrouble,
   ReplicaSet,
   Service,
   VirtualService,
 } from '../istio/types.js';
+import { BEFORE_CUTOVER, BLOCKS_CUTOVER } from '../istio/annotations.js';
 import type { Namespace } from './cluster-state.js';
 
 type Json = Record<string, unknown>;
@@ -50,25 +54,123 @@ export function slimMeta(raw: unknown, keepAnnotations = false): ObjectMeta {
 function containerProbes(podSpec: Json): ContainerProbes[] {
   return asArray(podSpec.containers).map((c) => {
     const o = asObject(c);
-    return {
+    const probes: ContainerProbes = {
       name: asString(o.name),
       hasReadinessProbe: o.readinessProbe != null,
       hasLivenessProbe: o.livenessProbe != null,
     };
+    const readinessPath = httpGetPath(o.readinessProbe);
+    const livenessPath = httpGetPath(o.livenessProbe);
+    if (readinessPath !== undefined) probes.readinessPath = readinessPath;
+    if (livenessPath !== undefined) probes.livenessPath = livenessPath;
+    return probes;
   });
+}
+
+function httpGetPath(probe: unknown): string | undefined {
+  const httpGet = asObject(asObject(probe).httpGet);
+  if (Object.keys(httpGet).length === 0) return undefined;
+  // Kubernetes defaults an HTTP probe's path to "/".
+  return typeof httpGet.path === 'string' && httpGet.path !== '' ? httpGet.path : '/';
+}
+
+function condition(status: Json, type: string): Json | undefined {
+  const found = asArray(status.conditions).find((c) => asObject(c).type === type);
+  return found === undefined ? undefined : asObject(found);
+}
+
+/** The first container that keeps a pod from being Ready, init containers first (they run first). */
+function podTrouble(status: Json): PodTrouble | undefined {
+  const groups: [unknown, boolean][] = [
+    [status.initContainerStatuses, true],
+    [status.containerStatuses, false],
+  ];
+  for (const [statuses, init] of groups) {
+    for (const raw of asArray(statuses)) {
+      const c = asObject(raw);
+      const state = asObject(c.state);
+      const base = { container: asString(c.name), ...(init ? { init } : {}), ...restartFields(c) };
+      const waiting = asObject(state.waiting);
+      const terminated = asObject(state.terminated);
+      if (state.waiting != null) return { state: 'waiting', ...base, ...reasonFields(waiting) };
+      // A finished init container is fine if it exited 0; a finished app container never is.
+      if (state.terminated != null && (!init || asNumber(terminated.exitCode) !== 0)) {
+        const exitCode = asNumber(terminated.exitCode);
+        return { state: 'terminated', ...base, ...reasonFields(terminated), ...(exitCode !== undefined ? { exitCode } : {}) };
+      }
+      if (!init && state.running != null && c.ready !== true) return { state: 'unready', ...base };
+    }
+  }
+  const scheduled = condition(status, 'PodScheduled');
+  if (scheduled?.status === 'False') return { state: 'unscheduled', ...reasonFields(scheduled) };
+  return undefined;
+}
+
+function reasonFields(o: Json): { reason?: string; message?: string } {
+  return { ...(typeof o.reason === 'string' && o.reason !== '' ? { reason: o.reason } : {}), ...(typeof o.message === 'string' && o.message !== '' ? { message: o.message } : {}) };
+}
+
+function restartFields(c: Json): { restartCount?: number; exitCode?: number } {
+  const restartCount = asNumber(c.restartCount) ?? 0;
+  if (restartCount === 0) return {};
+  const exitCode = asNumber(asObject(asObject(c.lastState).terminated).exitCode);
+  return { restartCount, ...(exitCode !== undefined ? { exitCode } : {}) };
+}
+
+/** The container that restarted last, by the end time of its previous run. */
+function lastRestart(status: Json): PodRestart | undefined {
+  let latest: PodRestart | undefined;
+  for (const raw of [...asArray(status.initContainerStatuses), ...asArray(status.containerStatuses)]) {
+    const c = asObject(raw);
+    const restartCount = asNumber(c.restartCount) ?? 0;
+    if (restartCount === 0) continue;
+    const last = asObject(asObject(c.lastState).terminated);
+    const atMs = typeof last.finishedAt === 'string' ? Date.parse(last.finishedAt) : NaN;
+    const restart: PodRestart = { container: asString(c.name), restartCount };
+    if (Number.isFinite(atMs)) restart.atMs = atMs;
+    const exitCode = asNumber(last.exitCode);
+    if (exitCode !== undefined) restart.exitCode = exitCode;
+    if (typeof last.reason === 'string' && last.reason !== '') restart.reason = last.reason;
+    if (!latest || (restart.atMs ?? -1) > (latest.atMs ?? -1)) latest = restart;
+  }
+  return latest;
 }
 
 export function slimPod(raw: Json): Pod {
   const status = asObject(raw.status);
-  const ready = asArray(status.conditions).some((c) => {
-    const o = asObject(c);
-    return o.type === 'Ready' && o.status === 'True';
-  });
+  const ready = condition(status, 'Ready')?.status === 'True';
   const meta = asObject(raw.metadata);
   const pod: Pod = { kind: 'Pod', metadata: slimMeta(meta), ready };
   if (typeof status.phase === 'string') pod.phase = status.phase;
   if (meta.deletionTimestamp != null) pod.deleting = true;
+  if (!ready) {
+    const trouble = podTrouble(status);
+    if (trouble) pod.trouble = trouble;
+  }
+  const restart = lastRestart(status);
+  if (restart) pod.lastRestart = restart;
   return pod;
+}
+
+export function slimJob(raw: Json): Job {
+  const meta = asObject(raw.metadata);
+  const annotations = asObject(meta.annotations);
+  const status = asObject(raw.status);
+  const complete = condition(status, 'Complete');
+  const failed = condition(status, 'Failed');
+  const job: Job = {
+    kind: 'Job',
+    metadata: slimMeta(meta),
+    beforeCutover: annotations[BEFORE_CUTOVER] === 'true',
+    blocksCutover: annotations[BLOCKS_CUTOVER] === 'true',
+    outcome: complete?.status === 'True' ? 'succeeded' : failed?.status === 'True' ? 'failed' : 'running',
+    active: asNumber(status.active) ?? 0,
+    succeeded: asNumber(status.succeeded) ?? 0,
+    failed: asNumber(status.failed) ?? 0,
+  };
+  if (job.outcome === 'failed' && failed) Object.assign(job, reasonFields(failed));
+  if (asObject(raw.spec).suspend === true) job.suspended = true;
+  return job;
 }
 
 export function slimDeployment(raw: Json): Deployment {
@@ -76,6 +178,7 @@ export function slimDeployment(raw: Json): Deployment {
   const status = asObject(raw.status);
   const meta = asObject(raw.metadata);
   const podSpec = asObject(asObject(spec.template).spec);
+  const templateLabels = labels(asObject(asObject(spec.template).metadata).labels);
   const matchLabels = labels(asObject(spec.selector).matchLabels);
   const generation = asNumber(meta.generation);
   const d: Deployment = {
@@ -85,6 +188,7 @@ export function slimDeployment(raw: Json): Deployment {
       replicas: asNumber(spec.replicas) ?? 1,
       containers: containerProbes(podSpec),
       ...(matchLabels ? { selector: { matchLabels } } : {}),
+      ...(templateLabels ? { templateLabels } : {}),
     },
     status: {},
   };
@@ -96,8 +200,14 @@ export function slimDeployment(raw: Json): Deployment {
 }
 
 export function slimService(raw: Json): Service {
-  const selector = labels(asObject(raw.spec).selector);
-  return { kind: 'Service', metadata: slimMeta(raw.metadata), spec: selector ? { selector } : {} };
+  const spec = asObject(raw.spec);
+  const selector = labels(spec.selector);
+  const ports = asArray(spec.ports).map((p) => asNumber(asObject(p).port)).filter((n): n is number => n !== undefined);
+  return {
+    kind: 'Service',
+    metadata: slimMeta(raw.metadata),
+    spec: { ...(selector ? { selector } : {}), ...(ports.length > 0 ? { ports } : {}) },
+  };
 }
 
 export function slimReplicaSet(raw: Json): ReplicaSet {
@@ -120,7 +230,7 @@ export function slimIstio<T extends VirtualService | DestinationRule>(raw: Json)
   } as T;
 }
 
-export const SUPPORTED_KINDS = ['VirtualService', 'DestinationRule', 'Service', 'Deployment', 'ReplicaSet', 'Pod', 'Namespace'] as const;
+export const SUPPORTED_KINDS = ['VirtualService', 'DestinationRule', 'Service', 'Deployment', 'ReplicaSet', 'Pod', 'Job', 'Namespace'] as const;
 export type SupportedKind = (typeof SUPPORTED_KINDS)[number];
 
 /** Slim any supported object; `undefined` for kinds the rules never read. */
@@ -138,6 +248,8 @@ export function slim(raw: Json): ClusterObject | Namespace | undefined {
       return slimReplicaSet(raw);
     case 'Pod':
       return slimPod(raw);
+    case 'Job':
+      return slimJob(raw);
     case 'Namespace':
       return slimNamespace(raw);
     default:

@@ -1,6 +1,10 @@
 // The watcher's whole configuration: one typed object with the seed's
 // defaults, parsed and validated once at the composition root. Every problem
 // is reported at once, each naming the field and how to fix it.
+import { DEFAULT_MESH, type Mesh } from '../istio/mesh.js';
+import { DEFAULT_LATCH_POLICY, type LatchPolicy } from '../watcher/latch.js';
+import { parseMeshConfig, type LegacyMeshValue, type MeshField } from './mesh-config.js';
+import { DEFAULT_RECOVERY_POLICY, type RecoveryPolicy } from '../watcher/recovery.js';
 import { DEFAULT_ERROR_RATIO_QUERY, DEFAULT_LATENCY_P99_QUERY, ISTIO_LABELS, type QueryTemplate } from '../prometheus/query-templates.js';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
@@ -65,6 +69,14 @@ export interface WatcherConfig {
   lease: { name: string; namespace: string; durationSeconds: number; renewDeadlineSeconds: number; retryPeriodSeconds: number };
   /** Seed step 7: label the candidate Deployment once the cutover is stable. */
   promotion: { enabled: boolean; labelKey: string; labelValue: string };
+  /** Rollback latch (docs/watcher-rollback.md): record the rolled-back revisions; expirySeconds 0 keeps them until cleared. */
+  latch: LatchPolicy;
+  /** The mesh as the webhook sees it too (src/config/mesh-config.ts). */
+  mesh: Mesh;
+  /** Deprecated keys in use, logged at start. */
+  warnings: string[];
+  /** After a rollback: the stable version back to its pre-cutover level within windowSeconds, callers too (docs/watcher-rollback.md). */
+  recovery: RecoveryPolicy;
 }
 
 export function defaultWatcherConfig(): WatcherConfig {
@@ -99,6 +111,10 @@ export function defaultWatcherConfig(): WatcherConfig {
     },
     lease: { name: 'bluegreen-guard-watcher', namespace: 'bluegreen-guard', durationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 },
     promotion: { enabled: false, labelKey: 'env', labelValue: 'prod' },
+    latch: { ...DEFAULT_LATCH_POLICY },
+    mesh: { ...DEFAULT_MESH },
+    warnings: [],
+    recovery: { ...DEFAULT_RECOVERY_POLICY },
   };
 }
 
@@ -212,13 +228,16 @@ class Reader {
   }
 }
 
-/** Parses a configuration document (YAML/JSON already decoded) over the seed defaults. */
-export function parseWatcherConfig(raw: unknown): WatcherConfig {
+/**
+ * Parses a configuration document (YAML/JSON already decoded) over the seed
+ * defaults. `legacyMesh`: mesh values given the old way (`--cluster-domain`).
+ */
+export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<MeshField, LegacyMeshValue>> = {}): WatcherConfig {
   const d = defaultWatcherConfig();
   const r = new Reader();
   const top = r.object(raw, '', [
     'intervalSeconds', 'dryRun', 'prometheusUrl', 'prometheusTimeoutMs', 'alertmanagerUrl', 'alertmanagerTimeoutMs',
-    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion',
+    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion', 'latch', 'recovery', 'mesh',
   ]);
   const seconds = { exclusiveMin: 0 };
   const ratio = { exclusiveMin: 0, max: 1 };
@@ -287,6 +306,10 @@ export function parseWatcherConfig(raw: unknown): WatcherConfig {
     r.problems.push(`lease.retryPeriodSeconds (${lease.retryPeriodSeconds}) must be below lease.renewDeadlineSeconds (${lease.renewDeadlineSeconds}); fix: lower it so a renewal can be retried before the deadline`);
   }
   const pr = r.object(top?.promotion, 'promotion', ['enabled', 'labelKey', 'labelValue']);
+  const la = r.object(top?.latch, 'latch', ['enabled', 'expirySeconds', 'lookupTimeoutMs']);
+  const mesh = parseMeshConfig(top?.mesh, legacyMesh);
+  r.problems.push(...mesh.problems);
+  const rc = r.object(top?.recovery, 'recovery', ['enabled', 'windowSeconds', 'baselineSeconds', 'rateWindowSeconds', 'errorRatioMargin', 'latencyP99MarginRatio']);
 
   const config: WatcherConfig = {
     intervalSeconds: r.number(top, '', 'intervalSeconds', d.intervalSeconds, { min: 1, max: 3600 }),
@@ -326,6 +349,21 @@ export function parseWatcherConfig(raw: unknown): WatcherConfig {
       enabled: r.boolean(pr, 'promotion', 'enabled', d.promotion.enabled),
       labelKey: r.string(pr, 'promotion', 'labelKey', d.promotion.labelKey),
       labelValue: r.string(pr, 'promotion', 'labelValue', d.promotion.labelValue),
+    },
+    latch: {
+      enabled: r.boolean(la, 'latch', 'enabled', d.latch.enabled),
+      expirySeconds: r.number(la, 'latch', 'expirySeconds', d.latch.expirySeconds, { min: 0, integer: true }),
+      lookupTimeoutMs: r.number(la, 'latch', 'lookupTimeoutMs', d.latch.lookupTimeoutMs, { min: 1, integer: true }),
+    },
+    mesh: mesh.mesh,
+    warnings: mesh.warnings,
+    recovery: {
+      enabled: r.boolean(rc, 'recovery', 'enabled', d.recovery.enabled),
+      windowSeconds: r.number(rc, 'recovery', 'windowSeconds', d.recovery.windowSeconds, { exclusiveMin: 0 }),
+      baselineSeconds: r.number(rc, 'recovery', 'baselineSeconds', d.recovery.baselineSeconds, { exclusiveMin: 0, integer: true }),
+      rateWindowSeconds: r.number(rc, 'recovery', 'rateWindowSeconds', d.recovery.rateWindowSeconds, { exclusiveMin: 0, integer: true }),
+      errorRatioMargin: r.number(rc, 'recovery', 'errorRatioMargin', d.recovery.errorRatioMargin, { min: 0, max: 1 }),
+      latencyP99MarginRatio: r.number(rc, 'recovery', 'latencyP99MarginRatio', d.recovery.latencyP99MarginRatio, { min: 0 }),
     },
   };
   for (const name of Object.keys(config.alerts.extraLabels)) {

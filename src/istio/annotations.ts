@@ -30,3 +30,18 @@ export const STABLE_SINCE = `${PREFIX}stable-since`;
 
 /** Per-VirtualService smoke-test URL for the watcher's `smoke-test` rule; overrides the configured template. */
 export const SMOKE_TEST_URL = `${PREFIX}smoke-test-url`;
+
+/** On a Job: a migration that must have succeeded before its version's share rises. */
+export const BEFORE_CUTOVER = `${PREFIX}before-cutover`;
+/** On a Job: while it is active, no cutover of its service (a data backfill, a long-running job). */
+export const BLOCKS_CUTOVER = `${PREFIX}blocks-cutover`;
+/**
+ * Rollback latch: which workload revisions the watcher rolled back, when and why (JSON, see
+ * istio/rollback-latch.ts). The webhook refuses traffic back to them until a new revision is
+ * deployed or a member of the configured groups clears the latch.
+ */
+export const ROLLBACK_LATCH = `${PREFIX}rollback-latch`;
+/** The reason a latch was cleared; set together with removing ROLLBACK_LATCH (`bluegreen-guard ack`). */
+export const ROLLBACK_LATCH_ACK = `${PREFIX}rollback-latch-ack`;
+/** Recovery after a rollback: pending, recovered (in N s) or failed, with the measured values (JSON, watcher/recovery.ts). */
+export const RECOVERY = `${PREFIX}recovery`;

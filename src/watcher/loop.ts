@@ -10,13 +10,21 @@ import type { WatcherConfig } from '../config/watcher-config.js';
 import type { DeploymentPromoter } from '../cluster/deployment-labeler.js';
 import type { EventRecorder, GuardEvent } from '../cluster/events.js';
 import type { Clock, LeaderElector } from '../cluster/lease-elector.js';
-import type { RecordResult, RollbackRequest, RollbackResult } from '../cluster/virtual-service-patcher.js';
+import type { RecordResult, RollbackRequest, RollbackResult } from './virtual-service-patcher.js';
+import { isGuarded } from '../istio/guard.js';
+import type { Mesh } from '../istio/mesh.js';
 import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
 import * as alerts from './guard-alerts.js';
-import type { Evaluation, ServiceKey, Verdict, WatchFinding } from './verdict.js';
+import { refuseEmptyTarget, type ReadyPodSource } from './rollback-target.js';
+import { recoveryFailedAlert, recoveryTarget, resolvedRollbackAlert } from './follow-recovery.js';
+import type { RecoveryTarget, RecoveryTimes } from './recovery-probe.js';
+import { DEFAULT_RECOVERY_POLICY, judgeRecovery, parseRecovery, recoveryAnnotation, type RecoveryMeasurement, type RecoveryPolicy, type RecoveryRecord } from './recovery.js';
+import { RECOVERY } from '../istio/annotations.js';
+import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
+import { worst, type Evaluation, type ServiceKey, type WatchFinding } from './verdict.js';
 import type { LoopMetrics } from './watcher-metrics.js';
-import { isGuarded, serviceKey, subsetIdentity, type MeshOptions, type SubsetIdentity, type WatchedObjects } from './watch-targets.js';
+import { serviceKey, subsetIdentity, type SubsetIdentity, type WatchedObjects } from './watch-targets.js';
 
 /** A candidate to evaluate this cycle. */
 export interface WatchTarget {
@@ -47,6 +55,8 @@ export interface LoopLog {
 
 export type LoopConfig = Pick<WatcherConfig, 'intervalSeconds' | 'dryRun' | 'holdSeconds' | 'noData' | 'blind' | 'promotion'> & {
   alerts: Pick<WatcherConfig['alerts'], 'extraLabels' | 'generatorUrl'>;
+  latch?: LatchPolicy;
+  recovery?: RecoveryPolicy;
 };
 
 export interface LoopDeps {
@@ -60,8 +70,14 @@ export interface LoopDeps {
   clock: Clock;
   metrics: LoopMetrics;
   log: LoopLog;
-  mesh: MeshOptions;
+  mesh: Mesh;
   config: LoopConfig;
+  /** Reads the revisions a rollback latches; without it, subsets are latched by name. */
+  revisions?: RevisionSource;
+  /** Counts the stable subset's Ready pods before a rollback; without it, the rollback goes ahead unchecked. */
+  readyPods?: ReadyPodSource;
+  /** Measures the stable version after a rollback; without it, recovery is not watched. */
+  recoveryProbe?: (target: RecoveryTarget, times: RecoveryTimes) => Promise<RecoveryMeasurement>;
 }
 
 export type CycleReport =
@@ -138,7 +154,7 @@ export class WatcherLoop {
     const now = deps.clock.now();
     const entries = deps.objects
       .virtualServices()
-      .filter((vs) => isGuarded(vs, deps.objects))
+      .filter((vs) => isGuarded(vs, deps.objects, deps.mesh))
       .map((vs) => this.entryFor(vs, now));
     const targets = entries.flatMap((e) => e.targets.map((t) => t.target));
     const { evaluations, roundError } = await this.evaluateAll(targets, now);
@@ -160,7 +176,7 @@ export class WatcherLoop {
 
   private entryFor(vs: VirtualService, now: Date): Entry {
     const view = this.withDryRunState(vs);
-    const state = readCutoverState(view);
+    const state = readCutoverState(view, this.deps.mesh);
     const targets = state.active.map((candidate) => {
       const identity = subsetIdentity(view, candidate, this.deps.objects, this.deps.mesh);
       return { identity, target: { virtualService: view, key: serviceKey(candidate, identity), subset: candidate.subset, cutoverStartedAt: cutoverStart(state, now) } };
@@ -183,7 +199,7 @@ export class WatcherLoop {
     const { deps } = this;
     const { vs, state } = entry;
     const findings = evals.flatMap((e) => e.findings);
-    const verdict = combined(evals);
+    const verdict = worst(evals.map((e) => e.verdict));
     evals.forEach((e) => deps.metrics.evaluation(e.verdict, e.findings));
     const primary = entry.targets[0];
     const ctx = primary ? this.alertContext(vs, primary.target.key, now) : undefined;
@@ -217,6 +233,7 @@ export class WatcherLoop {
       }
     }
 
+    if (state.phase === 'rolled-back') await this.followRecovery(vs, state, now, outgoing);
     const transition = decideCutover(state, now, verdict, { holdSeconds: deps.config.holdSeconds });
     if (transition.kind !== 'none') {
       const recorded = await this.record(vs, transition.annotations);
@@ -234,6 +251,7 @@ export class WatcherLoop {
         if (deps.config.promotion.enabled) await this.promote(vs, primary.target.key, primary.identity, ctx, outgoing);
       }
     }
+    if (transition.kind === 'none') await this.expireLatch(vs, now);
     await this.send(outgoing, vs);
     return { rollbacks: 0, alerts: outgoing.length };
   }
@@ -255,7 +273,15 @@ export class WatcherLoop {
     // Leadership can end while Prometheus answers: never write without it.
     if (!deps.elector.isLeader()) return 'skipped';
     const reason = alerts.breachReason(breached);
-    const result = await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now });
+    // Both lookups at once: together they hold the rollback up by at most lookupTimeoutMs.
+    const [target, latch] = await Promise.all([
+      refuseEmptyTarget(vs, state, { objects: deps.objects, mesh: deps.mesh, source: deps.readyPods, timeoutMs: (deps.config.latch ?? DEFAULT_LATCH_POLICY).lookupTimeoutMs }),
+      this.latchFor(entry, reason, now),
+    ]);
+    if (target?.unknown) deps.log.warn(logKeys(vs), target.unknown);
+    const recovery = this.recoveryWatched() ? recoveryAnnotation({ state: 'pending', rolledBackAt: now.toISOString(), alertReason: breached[0]?.rule ?? 'breach', candidateVersion: ctx.key.version }) : {};
+    const annotations = { ...latch, ...recovery };
+    const result = target?.blocked ?? (await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations }));
     deps.metrics.rollback(result.outcome, result.conflicts);
     const fields = { ...logKeys(vs), rule: breached.map((f) => f.rule).join(','), outcome: result.outcome, conflicts: result.conflicts };
     switch (result.outcome) {
@@ -277,6 +303,84 @@ export class WatcherLoop {
         outgoing.push(alerts.rollbackFailedAlert(ctx, breached, result));
         return 'not-rolled-back';
       }
+    }
+  }
+
+  private recoveryWatched(): boolean {
+    return (this.deps.config.recovery ?? DEFAULT_RECOVERY_POLICY).enabled && this.deps.recoveryProbe !== undefined;
+  }
+
+  /**
+   * After a rollback: did the stable version come back to its pre-cutover level, and its callers
+   * too? Recovered → the rollback alert is resolved with "recovered in N s"; not within the window →
+   * a critical alert with the measured values, re-sent while it lasts.
+   */
+  private async followRecovery(vs: VirtualService, state: CutoverState, now: Date, outgoing: PostableAlert[]): Promise<void> {
+    const { deps } = this;
+    const policy = deps.config.recovery ?? DEFAULT_RECOVERY_POLICY;
+    const record = parseRecovery(vs.metadata.annotations?.[RECOVERY]);
+    if (!this.recoveryWatched() || !deps.recoveryProbe || !record || record.state === 'recovered' || deps.config.dryRun) return;
+    const target = recoveryTarget(vs, state, deps.objects, deps.mesh);
+    if (!target) return;
+    const rolledBackMs = Date.parse(record.rolledBackAt);
+    const elapsedSeconds = (now.getTime() - rolledBackMs) / 1000;
+    const cutoverMs = state.cutoverStartedAt?.getTime() ?? rolledBackMs;
+    let measurement: RecoveryMeasurement;
+    try {
+      measurement = await deps.recoveryProbe(target, {
+        nowSeconds: now.getTime() / 1000,
+        cutoverStartedSeconds: cutoverMs / 1000,
+        nowWindowSeconds: Math.min(policy.rateWindowSeconds, elapsedSeconds),
+        baselineSeconds: policy.baselineSeconds,
+      });
+    } catch (err) {
+      deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, 'recovery not measured this cycle');
+      return;
+    }
+    const verdict = judgeRecovery(measurement, policy, elapsedSeconds);
+    const ctx = this.alertContext(vs, { namespace: target.namespace, service: target.service, version: record.candidateVersion }, now);
+    if (verdict.kind === 'pending') {
+      deps.log.debug({ ...logKeys(vs) }, `recovery pending: ${verdict.detail}`);
+      return;
+    }
+    const next: RecoveryRecord = { ...record, state: verdict.kind, detail: verdict.detail };
+    if (verdict.kind === 'recovered') {
+      outgoing.push(resolvedRollbackAlert(ctx, record, verdict.detail));
+      if (record.state === 'failed') outgoing.push(recoveryFailedAlert(ctx, target, verdict.detail, true));
+    } else {
+      outgoing.push(recoveryFailedAlert(ctx, target, verdict.detail));
+    }
+    if (record.state === verdict.kind) return;
+    if (await this.record(vs, recoveryAnnotation(next))) {
+      deps.log[verdict.kind === 'recovered' ? 'info' : 'error']({ ...logKeys(vs) }, verdict.detail);
+      await this.event(vs, { type: verdict.kind === 'recovered' ? 'Normal' : 'Warning', reason: verdict.kind === 'recovered' ? 'Recovered' : 'RecoveryFailed', message: verdict.detail, at: now });
+    }
+  }
+
+  /** The latch annotations for this rollback, or none when latching is off. */
+  private async latchFor(entry: Entry, reason: string, now: Date): Promise<AnnotationChanges | undefined> {
+    const policy = this.deps.config.latch ?? DEFAULT_LATCH_POLICY;
+    if (!policy.enabled) return undefined;
+    const labels = new Map(entry.targets.map((t) => [t.target.subset, t.identity.labels]));
+    const source = this.deps.revisions ?? { revisionsOf: () => Promise.reject(new Error('no revision source configured')) };
+    const record = await recordLatch(entry.vs, latchCandidates(entry.state, (s) => labels.get(s)), source, {
+      at: now,
+      reason,
+      clusterDomain: this.deps.mesh.clusterDomain,
+      timeoutMs: policy.lookupTimeoutMs,
+    });
+    if (record.problems.length > 0) this.deps.log.warn({ ...logKeys(entry.vs), err: record.problems.join('; ') }, 'revisions not read: the rollback latches the subsets by name');
+    return record.annotations;
+  }
+
+  /** Removes latch entries past the configured expiry. */
+  private async expireLatch(vs: VirtualService, now: Date): Promise<void> {
+    const expiry = expireLatch(vs, now, (this.deps.config.latch ?? DEFAULT_LATCH_POLICY).expirySeconds);
+    if (!expiry || this.deps.config.dryRun) return;
+    if (await this.record(vs, expiry.annotations)) {
+      const what = expiry.expired.map((e) => `subset ${e.subset} of ${e.host} (rolled back ${e.at})`).join(', ');
+      this.deps.log.info({ ...logKeys(vs) }, `rollback latch expired: ${what}`);
+      await this.event(vs, { type: 'Normal', reason: 'RollbackLatchExpired', message: `rollback latch expired for ${what}: traffic may go there again`, at: now });
     }
   }
 
@@ -361,12 +465,6 @@ export class WatcherLoop {
 
 /** An evaluation that could not be made: the guard is blind, never a silent pass. */
 const BLIND: Evaluation = { verdict: 'error', findings: [] };
-
-/** The service's verdict over all its candidates; the same precedence as one evaluation's. */
-const PRECEDENCE: readonly Verdict[] = ['breached', 'error', 'no-data', 'warning', 'healthy'];
-function combined(evals: readonly Evaluation[]): Verdict | undefined {
-  return PRECEDENCE.find((v) => evals.some((e) => e.verdict === v));
-}
 
 function logKeys(vs: VirtualService): Record<string, string> {
   return { namespace: vs.metadata.namespace, virtualService: vs.metadata.name, uid: vs.metadata.uid ?? '' };

@@ -9,10 +9,89 @@ import type { Exemption, ReviewInput, ReviewVerdict, RuleId } from './verdict.js
 /** The rule core, seen from the transport: a pure function of the request. */
 export type Judge = (input: ReviewInput) => ReviewVerdict;
 
-/** The handler at the centre: requests the rules do not cover are skipped. */
+/** The handler at the centre: requests the rules do not cover are skipped, malformed objects refused. */
 export function judgeHandler(judge: Judge): AdmissionHandler {
-  return (review) =>
-    review.input ? { kind: 'verdict', verdict: judge(review.input) } : { kind: 'skipped', reason: review.skipReason ?? 'not judged' };
+  return (review) => {
+    if (review.malformed !== undefined) return { kind: 'refused', code: 400, message: malformedMessage(review) };
+    return review.input ? { kind: 'verdict', verdict: judge(review.input) } : { kind: 'skipped', reason: review.skipReason ?? 'not judged' };
+  };
+}
+
+function malformedMessage(review: DecodedReview): string {
+  const { kind, namespace, name } = review.subject;
+  return `${kind} ${namespace}/${name} cannot be judged: ${review.malformed ?? 'malformed'}; bluegreen-guard refuses what it cannot read rather than let it pass unreviewed`;
+}
+
+/** Whether the requester may override a refusal (a member of a break-glass group, with a reason on the object). */
+export type OverrideCheck = (input: ReviewInput) => { honoured: true; auditAnnotations: Record<string, string> } | { honoured: false };
+
+/**
+ * A review of a guarded kind that errored is answered as a denial, not as a
+ * webhook failure: with failurePolicy Ignore the API server would admit it
+ * unreviewed. Break-glass still overrides it, so a bug in the guard never
+ * leaves the on-call engineer without a way through.
+ */
+export function withErroredAsRefused(override: OverrideCheck): AdmissionWrapper {
+  return (next) => (review) => {
+    const outcome = next(review);
+    if (outcome.kind !== 'errored' || review.input === undefined) return outcome;
+    const check = override(review.input);
+    if (check.honoured) {
+      return { kind: 'verdict', verdict: { allowed: true, findings: [], exemption: 'break-glass', auditAnnotations: check.auditAnnotations } };
+    }
+    return {
+      kind: 'refused',
+      code: 500,
+      message: `${outcome.message}; refused because an unreviewed change could route traffic to a broken subset. Fix: retry; if it persists, report it and use break-glass (a member of a break-glass group with the bluegreen-guard.io/break-glass annotation)`,
+    };
+  };
+}
+
+/** How much one review may ask of the rules; past it the object is refused before any rule runs. */
+export interface WorkBound {
+  /** http + tls + tcp routes of one object. */
+  maxRoutes: number;
+  /** Destinations over all routes of one object (subsets for a DestinationRule). */
+  maxDestinations: number;
+  /** `match` entries over all routes of one object. */
+  maxMatches: number;
+}
+
+export const DEFAULT_WORK_BOUND: WorkBound = { maxRoutes: 1_000, maxDestinations: 4_000, maxMatches: 4_000 };
+
+/** Refuses objects larger than the bound; counting reads arrays two levels deep, never recursing. */
+export function withWorkBound(bound: WorkBound): AdmissionWrapper {
+  return (next) => (review) => {
+    for (const obj of [review.input?.object, review.input?.oldObject]) {
+      if (obj === undefined || (obj.kind !== 'VirtualService' && obj.kind !== 'DestinationRule')) continue;
+      const over = overBound(obj.spec, bound);
+      if (over !== undefined) {
+        const { kind, namespace, name } = review.subject;
+        return {
+          kind: 'refused',
+          code: 400,
+          message: `${kind} ${namespace}/${name} has ${over}, more than one review may judge: split it into several objects, or raise admission.workBound if objects this large are expected`,
+        };
+      }
+    }
+    return next(review);
+  };
+}
+
+function overBound(spec: Record<string, unknown>, bound: WorkBound): string | undefined {
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const field = (v: unknown, key: string): unknown => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined);
+  const routes = [...list(spec.http), ...list(spec.tls), ...list(spec.tcp)];
+  if (routes.length > bound.maxRoutes) return `${routes.length} routes (limit ${bound.maxRoutes})`;
+  let destinations = list(spec.subsets).length;
+  let matches = 0;
+  for (const r of routes) {
+    destinations += list(field(r, 'route')).length;
+    matches += list(field(r, 'match')).length;
+  }
+  if (destinations > bound.maxDestinations) return `${destinations} destinations (limit ${bound.maxDestinations})`;
+  if (matches > bound.maxMatches) return `${matches} matches (limit ${bound.maxMatches})`;
+  return undefined;
 }
 
 /** Objects outside guarded namespaces (and not opted in) are allowed before any rule runs. */
@@ -37,7 +116,7 @@ export function withErrorsAsErrored(): AdmissionWrapper {
   };
 }
 
-export type OutcomeLabel = 'allowed' | 'warned' | 'denied' | 'exempt' | 'skipped' | 'errored';
+export type OutcomeLabel = 'allowed' | 'warned' | 'denied' | 'exempt' | 'skipped' | 'refused' | 'errored';
 
 export interface OutcomeSummary {
   outcome: OutcomeLabel;
@@ -107,7 +186,7 @@ function logLine(review: DecodedReview, outcome: AdmissionOutcome): ReviewLogLin
   };
   if (summary.exemption !== undefined) line.exemption = summary.exemption;
   if (outcome.kind === 'skipped') line.reason = outcome.reason;
-  if (outcome.kind === 'errored') line.reason = outcome.message;
+  if (outcome.kind === 'errored' || outcome.kind === 'refused') line.reason = outcome.message;
   return line;
 }
 

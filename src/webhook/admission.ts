@@ -3,8 +3,11 @@
 // asks of a webhook (which versions, what to echo, how errors and warnings are
 // carried) is decided here and nowhere else.
 import { slimIstio } from '../cluster/slim.js';
-import type { DestinationRule, IstioObject, VirtualService } from '../istio/types.js';
-import type { Finding, ReviewInput, ReviewVerdict } from './verdict.js';
+import { isDeploymentScale, scaleAsDeployment } from './deployment-scale.js';
+import { describeValue } from './json-limits.js';
+import type { DestinationRule, VirtualService } from '../istio/types.js';
+import type { AdmittedObject, Finding, ReviewInput, ReviewVerdict } from './verdict.js';
+import { isWorkloadKind, slimAdmittedWorkload } from './workload-review.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
@@ -35,14 +38,25 @@ export interface DecodedReview {
   input: ReviewInput | undefined;
   /** Why `input` is undefined. */
   skipReason?: string;
+  /**
+   * Set when the envelope is sound but the object under review is not (no
+   * spec, a kind that contradicts the request): answered with a denial, not a
+   * 400, so that failurePolicy Ignore cannot turn it into an admission.
+   */
+  malformed?: string;
   /** `performance.now()` when the request arrived, so wrappers can report end-to-end latency. */
   receivedAtMs: number;
 }
 
-/** What a handler decides. `errored` means the decision itself failed, not that the object is bad. */
+/**
+ * What a handler decides. `errored` means the decision itself failed, not that
+ * the object is bad; `refused` is a denial without a rule's verdict (a
+ * malformed object, too much work, a review that errored on a guarded kind).
+ */
 export type AdmissionOutcome =
   | { kind: 'verdict'; verdict: ReviewVerdict }
   | { kind: 'skipped'; reason: string }
+  | { kind: 'refused'; code: number; message: string; auditAnnotations?: Record<string, string> }
   | { kind: 'errored'; code: number; message: string };
 
 export type AdmissionHandler = (review: DecodedReview) => AdmissionOutcome;
@@ -61,13 +75,13 @@ const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' 
 export function decodeAdmissionReview(body: unknown, receivedAtMs: number): DecodeResult {
   if (!isObject(body)) return { ok: false, message: 'the body must be a JSON object (an AdmissionReview)' };
   if (body.kind !== ADMISSION_KIND) {
-    return { ok: false, message: `kind must be "${ADMISSION_KIND}", got ${JSON.stringify(body.kind ?? null)}` };
+    return withUid({ ok: false, message: `kind must be "${ADMISSION_KIND}", got ${describeValue(body.kind)}` }, body);
   }
   if (body.apiVersion !== ADMISSION_API_VERSION) {
-    return {
+    return withUid({
       ok: false,
-      message: `apiVersion must be "${ADMISSION_API_VERSION}", got ${JSON.stringify(body.apiVersion ?? null)}: list only v1 in the webhook's admissionReviewVersions`,
-    };
+      message: `apiVersion must be "${ADMISSION_API_VERSION}", got ${describeValue(body.apiVersion)}: list only v1 in the webhook's admissionReviewVersions`,
+    }, body);
   }
   const req = body.request;
   if (!isObject(req)) return { ok: false, message: 'request is missing: an AdmissionReview sent to a webhook carries a request' };
@@ -84,7 +98,7 @@ export function decodeAdmissionReview(body: unknown, receivedAtMs: number): Deco
   const group = typeof gvk.group === 'string' ? gvk.group : '';
   const operation = req.operation;
   if (typeof operation !== 'string' || !OPERATIONS.includes(operation)) {
-    return fail(`request.operation must be one of ${OPERATIONS.join(', ')}, got ${JSON.stringify(operation ?? null)}`);
+    return fail(`request.operation must be one of ${OPERATIONS.join(', ')}, got ${describeValue(operation)}`);
   }
   const subject: ReviewSubject = {
     uid,
@@ -99,24 +113,26 @@ export function decodeAdmissionReview(body: unknown, receivedAtMs: number): Deco
   };
   const skip = (skipReason: string): DecodeResult => ({ ok: true, review: { subject, input: undefined, skipReason, receivedAtMs } });
 
-  if (group !== ISTIO_GROUP || !ISTIO_VERSIONS.includes(gvk.version) || !JUDGED_KINDS.includes(gvk.kind)) {
+  const deploymentScale = isDeploymentScale(req);
+  if (!deploymentScale && !isWorkloadKind(group, gvk.version, gvk.kind) && (group !== ISTIO_GROUP || !ISTIO_VERSIONS.includes(gvk.version) || !JUDGED_KINDS.includes(gvk.kind))) {
     return skip(
       `bluegreen-guard judges only ${JUDGED_KINDS.join(' and ')} of ${ISTIO_GROUP} ${ISTIO_VERSIONS.join('/')}, got ${group}/${gvk.version} ${gvk.kind}: narrow the webhook's rules`,
     );
   }
-  if (typeof req.subResource === 'string' && req.subResource !== '') {
+  if (typeof req.subResource === 'string' && req.subResource !== '' && !deploymentScale) {
     return skip(`subresource "${req.subResource}" carries no routing change`);
   }
 
+  const malformed = (message: string): DecodeResult => ({ ok: true, review: { subject, input: undefined, malformed: message, receivedAtMs } });
   const object = decodeObject(req.object, 'request.object', subject);
-  if (typeof object === 'string') return fail(object);
+  if (typeof object === 'string') return malformed(object);
   const oldObject = decodeObject(req.oldObject, 'request.oldObject', subject);
-  if (typeof oldObject === 'string') return fail(oldObject);
+  if (typeof oldObject === 'string') return malformed(oldObject);
   if (!object && (operation === 'CREATE' || operation === 'UPDATE')) {
-    return fail(`request.object is missing: a ${operation} review carries the object as it would be stored`);
+    return malformed(`request.object is missing: a ${operation} review carries the object as it would be stored`);
   }
   if (!oldObject && (operation === 'UPDATE' || operation === 'DELETE')) {
-    return fail(`request.oldObject is missing: an ${operation} review carries the object as it is stored now`);
+    return malformed(`request.oldObject is missing: an ${operation} review carries the object as it is stored now`);
   }
 
   const userInfo = isObject(req.userInfo) ? req.userInfo : {};
@@ -129,20 +145,37 @@ export function decodeAdmissionReview(body: unknown, receivedAtMs: number): Deco
       username: typeof userInfo.username === 'string' ? userInfo.username : '',
       groups: Array.isArray(userInfo.groups) ? userInfo.groups.filter((g): g is string => typeof g === 'string') : [],
     },
+    // Wall-clock time (receivedAtMs is a monotonic clock): rules compare it with pod status timestamps.
+    nowMs: Date.now(),
+    ...(deploymentScale ? { subresource: 'scale' as const } : {}),
   };
   return { ok: true, review: { subject, input, receivedAtMs } };
 }
 
+/** A 400 keeps the request's uid when it has one, whatever else is wrong with the envelope. */
+function withUid(result: { ok: false; message: string }, body: Json): DecodeResult {
+  const uid = uidOf(body);
+  return uid === undefined ? result : { ...result, uid };
+}
+
+/** `request.uid` when it is a non-empty string; reads two levels, never walks the value. */
+export function uidOf(body: unknown): string | undefined {
+  if (!isObject(body) || !isObject(body.request)) return undefined;
+  const uid = body.request.uid;
+  return typeof uid === 'string' && uid !== '' ? uid : undefined;
+}
+
 /** Returns the slimmed object, `undefined` when absent, or an error message. */
-function decodeObject(raw: unknown, field: string, subject: ReviewSubject): IstioObject | undefined | string {
+function decodeObject(raw: unknown, field: string, subject: ReviewSubject): AdmittedObject | undefined | string {
   if (raw === undefined || raw === null) return undefined;
   if (!isObject(raw)) return `${field} must be a JSON object`;
   if (raw.kind !== subject.kind) {
-    return `${field}.kind is ${JSON.stringify(raw.kind ?? null)} but request.kind.kind is "${subject.kind}"`;
+    return `${field}.kind is ${describeValue(raw.kind)} but request.kind.kind is "${subject.kind}"`;
   }
   if (!isObject(raw.spec)) return `${field}.spec is missing: a ${subject.kind} without a spec cannot be judged`;
-  const obj =
-    subject.kind === 'VirtualService' ? slimIstio<VirtualService>(raw) : slimIstio<DestinationRule>(raw);
+  const obj = subject.kind === 'Scale' ? scaleAsDeployment(raw) : isWorkloadKind(subject.group, subject.version, subject.kind)
+    ? slimAdmittedWorkload(raw)
+    : subject.kind === 'VirtualService' ? slimIstio<VirtualService>(raw) : slimIstio<DestinationRule>(raw);
   // The API server fills these in before admission; the request's own fields
   // are authoritative when an object arrives without them (generateName).
   if (obj.metadata.namespace === '') obj.metadata.namespace = subject.namespace;
@@ -221,6 +254,16 @@ export function encodeOutcome(subject: Pick<ReviewSubject, 'uid' | 'apiVersion'>
       return { httpStatus: 200, body: envelope(subject.apiVersion, verdictResponse(subject.uid, outcome.verdict)) };
     case 'skipped':
       return { httpStatus: 200, body: envelope(subject.apiVersion, { uid: subject.uid, allowed: true }) };
+    case 'refused': {
+      // HTTP 200: the API server obeys `allowed: false` whatever the failurePolicy.
+      const response: AdmissionResponse = {
+        uid: subject.uid,
+        allowed: false,
+        status: { code: outcome.code, reason: outcome.code === 500 ? 'InternalError' : outcome.code === 400 ? 'BadRequest' : 'Forbidden', message: outcome.message },
+      };
+      if (outcome.auditAnnotations && Object.keys(outcome.auditAnnotations).length > 0) response.auditAnnotations = outcome.auditAnnotations;
+      return { httpStatus: 200, body: envelope(subject.apiVersion, response) };
+    }
     case 'errored':
       // A non-2xx status lets the API server apply the webhook's failurePolicy:
       // an internal failure is not a judgement on the object.

@@ -2,25 +2,23 @@
 // synchronous: cluster state comes in through the ClusterState port (watch
 // caches in the webhook, files in `preflight`), so both give the same verdict.
 import type { ClusterState } from '../cluster/cluster-state.js';
-import { RULE_MODES } from '../istio/annotations.js';
 import { objectRef, type DestinationRule, type IstioObject, type VirtualService } from '../istio/types.js';
 import type { RulesConfig } from './rules-config.js';
-import {
-  AUDIT_BREAK_GLASS_OVERRIDDEN,
-  AUDIT_BREAK_GLASS_REASON,
-  AUDIT_BREAK_GLASS_REFUSED,
-  AUDIT_BREAK_GLASS_USER,
-  breakGlass,
-} from './rules/break-glass.js';
+import { applyBreakGlass, AUDIT_RULE_MODES_IGNORED, reviewModes, toFinding, verdictOf } from './review-steps.js';
 import { checkCanaryFirst } from './rules/canary-first.js';
 import { analyseChange, subsetName, type VsChange } from './rules/change.js';
 import { Lookup, type VsRuleInput } from './rules/context.js';
 import { analyseDrChange } from './rules/dr-change.js';
+import { checkDestinationPorts } from './rules/destination-port.js';
+import { checkDrHost } from './rules/dr-host.js';
+import { checkHostConflict } from './rules/host-conflict.js';
 import type { Issue } from './rules/issue.js';
+import { checkJobs } from './rules/jobs.js';
 import { checkMetricsScraped } from './rules/metrics-scraped.js';
-import { resolveModes, type Modes } from './rules/modes.js';
 import { checkPodsReady } from './rules/pods-ready.js';
 import { checkProbes } from './rules/probes.js';
+import { judgeLatchEdit } from './rules/latch-ack.js';
+import { checkRollbackLatch } from './rules/rollback-latch.js';
 import type { ScrapeStatus } from './rules/scrape-status.js';
 import { checkSubsetExists } from './rules/subset-exists.js';
 import { checkSubsetInUse } from './rules/subset-in-use.js';
@@ -29,21 +27,18 @@ import { checkSubsetSelectsPods } from './rules/subset-selects-pods.js';
 import { checkVersionLabels } from './rules/version-labels.js';
 import { checkWeights } from './rules/weights.js';
 import { checkZeroStart } from './rules/zero-start.js';
-import type { Finding, ReviewInput, ReviewVerdict } from './verdict.js';
+import type { AdmittedObject, Finding, ReviewInput, ReviewVerdict } from './verdict.js';
 
 export type { ScrapeStatus } from './rules/scrape-status.js';
 
-/** Audit annotation recording a rule-mode override carried by the object itself. */
-export const AUDIT_RULE_MODES = 'rule-modes';
-/** Audit annotation recording the object's loosening overrides that were not honoured (`probes=off`). */
-export const AUDIT_RULE_MODES_IGNORED = 'rule-modes-ignored';
+export { AUDIT_RULE_MODES, AUDIT_RULE_MODES_IGNORED } from './review-steps.js';
 
 type VsRule = (input: VsRuleInput) => Issue[];
 
 /** Judged on every VirtualService change. */
-const STRUCTURAL_RULES: readonly VsRule[] = [checkSubsetExists, checkWeights];
+const STRUCTURAL_RULES: readonly VsRule[] = [checkSubsetExists, checkWeights, checkHostConflict, checkDestinationPorts];
 /** Judged only on a cutover (a change that raises some candidate's share). */
-const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst];
+const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst, checkRollbackLatch, checkJobs];
 
 export function review(input: ReviewInput, state: ClusterState, config: RulesConfig, scrape?: ScrapeStatus): ReviewVerdict {
   const subject = input.object ?? input.oldObject;
@@ -53,23 +48,7 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   }
 
   const object = objectRef(subject);
-  const { namespace, name } = subject.metadata;
-  const ns = state.namespace(namespace);
-  const { modes, issues: modeIssues, refused, ignored } = resolveModes(
-    config,
-    { name: `Namespace ${namespace}`, annotations: ns?.metadata.annotations },
-    {
-      name: `${subject.kind} ${namespace}/${name}`,
-      annotations: subject.metadata.annotations,
-      before: input.operation === 'CREATE' ? undefined : (input.oldObject?.metadata.annotations ?? {}),
-    },
-    object,
-    input.requester,
-  );
-  const auditAnnotations: Record<string, string> = {};
-  const objectModes = subject.metadata.annotations?.[RULE_MODES];
-  if (objectModes !== undefined) auditAnnotations[AUDIT_RULE_MODES] = objectModes;
-  if (ignored.length > 0) auditAnnotations[AUDIT_RULE_MODES_IGNORED] = ignored.join(',');
+  const { modes, modeFindings, refused, ignored, auditAnnotations } = reviewModes(subject, input.oldObject, input.operation, state, config, object, input.requester);
 
   const issues: Issue[] = [];
   let change: VsChange | undefined;
@@ -77,10 +56,11 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     if (input.operation !== 'DELETE' && input.object?.kind === 'VirtualService') {
       const old = input.oldObject?.kind === 'VirtualService' ? input.oldObject : undefined;
       change = analyseChange(input.object, old, config);
-      issues.push(...judgeVirtualService(input.object, change, state, config, scrape));
+      issues.push(...judgeVirtualService(input.object, old, change, state, config, scrape, input.nowMs));
     }
   } else {
     const next = input.operation === 'DELETE' ? undefined : asDestinationRule(input.object);
+    if (next) issues.push(...checkDrHost(next, state, config, object));
     const drChange = analyseDrChange(next, asDestinationRule(input.oldObject), state, config.clusterDomain);
     if (drChange) {
       issues.push(...checkSubsetInUse(input.operation, drChange, config));
@@ -89,10 +69,7 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   }
 
   // A malformed mode annotation is always reported, even for a rule that is off.
-  let findings: Finding[] = [
-    ...modeIssues.map((i): Finding => ({ rule: i.rule, severity: 'warn', object: i.object, message: i.message })),
-    ...issues.flatMap((i) => toFinding(i, modes)),
-  ];
+  let findings: Finding[] = [...modeFindings, ...issues.flatMap((i) => toFinding(i, modes))];
   let exemption: ReviewVerdict['exemption'];
 
   if (change?.rollback && findings.some((f) => f.severity === 'deny')) {
@@ -113,54 +90,39 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     exemption = 'rollback';
   }
   findings = [...refusedFindings, ...findings];
-
-  const glass = breakGlass(subject.metadata.annotations, input.requester, config);
-  if (glass.kind === 'honoured') {
-    const overridden = [...new Set(findings.filter((f) => f.severity === 'deny').map((f) => f.rule))];
-    auditAnnotations[AUDIT_BREAK_GLASS_REASON] = glass.reason;
-    auditAnnotations[AUDIT_BREAK_GLASS_USER] = `${input.requester.username} (group ${glass.group})`;
-    auditAnnotations[AUDIT_BREAK_GLASS_OVERRIDDEN] = overridden.length > 0 ? overridden.join(',') : 'none';
-    if (overridden.length > 0) {
-      const note = ` (Overridden by break-glass: "${glass.reason}", by ${input.requester.username}. Remove the break-glass annotation once the emergency is over.)`;
-      findings = findings.map((f) => (f.severity === 'deny' ? { ...f, severity: 'warn', message: f.message + note } : f));
-      exemption = 'break-glass';
-    }
-  } else if (glass.kind === 'refused') {
-    auditAnnotations[AUDIT_BREAK_GLASS_REFUSED] = glass.why;
-    const note = ` The break-glass annotation was not honoured: ${glass.why}.`;
-    findings = findings.map((f) => (f.severity === 'deny' ? { ...f, message: f.message + note } : f));
+  // After the rollback exemption: clearing the latch is not made a warning by riding along with a rollback.
+  if (input.operation === 'UPDATE' && input.object?.kind === 'VirtualService' && input.oldObject?.kind === 'VirtualService') {
+    const edit = judgeLatchEdit(input.object, input.oldObject, input.requester, config, object);
+    findings.push(...edit.issues.flatMap((i) => toFinding(i, modes)));
+    Object.assign(auditAnnotations, edit.audit);
   }
 
-  const allowed = !findings.some((f) => f.severity === 'deny');
-  return { allowed, findings, ...(exemption ? { exemption } : {}), auditAnnotations };
+  const glass = applyBreakGlass(findings, subject, input.requester, config, auditAnnotations);
+  if (glass.overridden) exemption = 'break-glass';
+  return verdictOf(glass.findings, exemption, auditAnnotations);
 }
 
-function judgeVirtualService(vs: VirtualService, change: VsChange, state: ClusterState, config: RulesConfig, scrape: ScrapeStatus | undefined): Issue[] {
+function judgeVirtualService(vs: VirtualService, old: VirtualService | undefined, change: VsChange, state: ClusterState, config: RulesConfig, scrape: ScrapeStatus | undefined, nowMs: number | undefined): Issue[] {
   const input: VsRuleInput = {
     vs,
+    old,
     object: objectRef(vs),
     name: `VirtualService ${vs.metadata.namespace}/${vs.metadata.name}`,
     change,
     lookup: new Lookup(state, config),
     config,
     scrape,
+    nowMs,
   };
   // A change that raises no candidate's share is not a cutover: only the structural rules apply.
   const rules = change.cutover ? [...STRUCTURAL_RULES, ...CUTOVER_RULES] : STRUCTURAL_RULES;
   return rules.flatMap((rule) => rule(input));
 }
 
-function toFinding(issue: Issue, modes: Modes): Finding[] {
-  const mode = modes[issue.rule];
-  if (mode === 'off') return [];
-  const severity = issue.advisory || mode === 'warn' ? 'warn' : 'deny';
-  return [{ rule: issue.rule, severity, object: issue.object, message: issue.message }];
-}
-
-function isIstioKind(o: IstioObject): boolean {
+function isIstioKind(o: AdmittedObject): o is IstioObject {
   return o.kind === 'VirtualService' || o.kind === 'DestinationRule';
 }
 
-function asDestinationRule(o: IstioObject | undefined): DestinationRule | undefined {
+function asDestinationRule(o: AdmittedObject | undefined): DestinationRule | undefined {
   return o?.kind === 'DestinationRule' ? o : undefined;
 }

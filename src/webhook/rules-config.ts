@@ -1,7 +1,7 @@
 // What the rules can be told: each rule's mode, where Istio's root namespace
 // is, who the watcher is, who may break glass. Parsed and validated once, at
 // the composition root; the rule core only ever sees a valid RulesConfig.
-import { DEFAULT_STABLE_SUBSET } from '../istio/annotations.js';
+import { DEFAULT_STABLE_SUBSET, GUARD_LABEL } from '../istio/annotations.js';
 import { RULE_IDS, type RuleId, type RuleMode } from './verdict.js';
 
 export const RULE_MODES: readonly RuleMode[] = ['deny', 'warn', 'off'];
@@ -17,23 +17,47 @@ export interface RulesConfig {
   canaryMaxWeightPercent: number;
   /** Stable subset of a VirtualService without the `bluegreen-guard.io/stable-subset` annotation. */
   defaultStableSubset: string;
+  /** Namespace label that opts a namespace in (`mesh.guardLabel`; not a rules field, set from the mesh section). */
+  guardLabel: string;
   /** Requests from these users are allowed at once (the watcher's rollbacks). */
   watcherUsernames: readonly string[];
   /** Members of these groups may override denials with the `bluegreen-guard.io/break-glass` annotation. */
   breakGlassGroups: readonly string[];
+  /** `pods-ready`: a pod whose container restarted less than this long ago is not passing, Ready or not. */
+  restartWindowSeconds: number;
+  /** `jobs`: the label keys that tie a Job to a service and a version. */
+  jobLabels: Readonly<{ service: string; version: string }>;
+  /** `probes`: HTTP paths every container's probes must use, when set (the runbook's /ready and /live). */
+  probePaths: Readonly<{ readinessPath?: string; livenessPath?: string }>;
+  /** Members of these groups may clear a rollback latch (`bluegreen-guard ack`); empty: the break-glass groups. */
+  latchAckGroups: readonly string[];
+  /** `keep-previous`: how long after a cutover is confirmed stable the previous stable Deployment is kept. */
+  keepPreviousSeconds: number;
+  /** `keep-previous`: users that may scale it anyway (e.g. the HPA controller's identity). */
+  keepPreviousExemptUsernames: readonly string[];
 }
 
 export function defaultRulesConfig(): RulesConfig {
   const modes = Object.fromEntries(RULE_IDS.map((id) => [id, 'deny'])) as Record<RuleId, RuleMode>;
   modes['canary-first'] = 'warn';
+  modes['dr-host'] = 'warn';
   return {
     modes,
     rootNamespace: 'istio-system',
     clusterDomain: 'cluster.local',
     canaryMaxWeightPercent: 1,
     defaultStableSubset: DEFAULT_STABLE_SUBSET,
+    guardLabel: GUARD_LABEL,
     watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
     breakGlassGroups: [],
+    // Twice the kubelet's longest crash back-off (5 minutes): a crash-looping container that is
+    // up and Ready between two crashes still counts.
+    restartWindowSeconds: 600,
+    jobLabels: { service: 'app', version: 'version' },
+    probePaths: {},
+    latchAckGroups: [],
+    keepPreviousSeconds: 3600,
+    keepPreviousExemptUsernames: [],
   };
 }
 
@@ -45,7 +69,21 @@ export function isRuleMode(s: unknown): s is RuleMode {
   return typeof s === 'string' && (RULE_MODES as readonly string[]).includes(s);
 }
 
-export const RULES_CONFIG_FIELDS = ['modes', 'rootNamespace', 'clusterDomain', 'canaryMaxWeightPercent', 'defaultStableSubset', 'watcherUsernames', 'breakGlassGroups'] as const;
+export const RULES_CONFIG_FIELDS = [
+  'modes',
+  'rootNamespace',
+  'clusterDomain',
+  'canaryMaxWeightPercent',
+  'defaultStableSubset',
+  'watcherUsernames',
+  'breakGlassGroups',
+  'restartWindowSeconds',
+  'jobLabels',
+  'probePaths',
+  'latchAckGroups',
+  'keepPreviousSeconds',
+  'keepPreviousExemptUsernames',
+] as const;
 
 /**
  * Validate rules configuration (from a config file, Helm values...). Absent
@@ -88,7 +126,44 @@ export function parseRulesConfig(raw: unknown): RulesConfig {
   }
   config.watcherUsernames = stringList(o, 'watcherUsernames', config.watcherUsernames);
   config.breakGlassGroups = stringList(o, 'breakGlassGroups', config.breakGlassGroups);
+  if (o.restartWindowSeconds !== undefined) {
+    const v = o.restartWindowSeconds;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new Error(`rules config: restartWindowSeconds is ${describe(v)}. Fix: set it to a whole number of seconds, 0 or more (default 600; 0 ignores restarts).`);
+    }
+    config.restartWindowSeconds = v;
+  }
+  const jobLabels = stringFields(o, 'jobLabels', ['service', 'version'], 'e.g. jobLabels: { service: app, version: version }');
+  config.jobLabels = { ...config.jobLabels, ...jobLabels };
+  const probePaths = stringFields(o, 'probePaths', ['readinessPath', 'livenessPath'], 'e.g. probePaths: { readinessPath: /ready, livenessPath: /live }');
+  for (const [field, path] of Object.entries(probePaths)) {
+    if (!path.startsWith('/')) throw new Error(`rules config: probePaths.${field} is '${path}'. Fix: write an HTTP path starting with '/', e.g. /ready.`);
+  }
+  config.probePaths = probePaths;
+  config.latchAckGroups = stringList(o, 'latchAckGroups', config.latchAckGroups);
+  config.keepPreviousExemptUsernames = stringList(o, 'keepPreviousExemptUsernames', config.keepPreviousExemptUsernames);
+  if (o.keepPreviousSeconds !== undefined) {
+    const v = o.keepPreviousSeconds;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new Error(`rules config: keepPreviousSeconds is ${describe(v)}. Fix: set it to a whole number of seconds, 0 or more (default 3600).`);
+    }
+    config.keepPreviousSeconds = v;
+  }
   return config;
+}
+
+/** A mapping of some of `allowed` to non-empty strings. */
+function stringFields(o: Record<string, unknown>, field: string, allowed: readonly string[], example: string): Record<string, string> {
+  const v = o[field];
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`rules config: ${field} must be a mapping, got ${describe(v)}. Fix: ${example}.`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
+    if (!allowed.includes(key)) throw new Error(`rules config: ${field}.${key} is not a field. Fix: use ${allowed.join(' or ')} (${example}).`);
+    if (typeof value !== 'string' || value.trim() === '') throw new Error(`rules config: ${field}.${key} is ${describe(value)}. Fix: set it to a non-empty string (${example}).`);
+    out[key] = value;
+  }
+  return out;
 }
 
 function describe(v: unknown): string {

@@ -4,8 +4,21 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { admissionTransport } from './admission-transport.js';
-import { compose, judgeHandler, withErrorsAsErrored, withGuardFilter, withReviewLog, type Judge, type ReviewLogLine } from './admission-wrappers.js';
-import { healthResponse, type Readiness } from './health.js';
+import {
+  compose,
+  DEFAULT_WORK_BOUND,
+  judgeHandler,
+  withErroredAsRefused,
+  withErrorsAsErrored,
+  withGuardFilter,
+  withReviewLog,
+  withWorkBound,
+  type Judge,
+  type OverrideCheck,
+  type ReviewLogLine,
+  type WorkBound,
+} from './admission-wrappers.js';
+import { healthResponse, type Readiness } from '../http/health.js';
 import type { AdmissionMetrics } from './metrics.js';
 import type { ServingCertificate } from './tls.js';
 import type { ReviewInput } from './verdict.js';
@@ -27,6 +40,11 @@ export interface WebhookAppOptions {
   log: WebhookLog;
   bodyLimitBytes: number;
   admissionPath?: string;
+  /** Who may override a review that errored (break-glass); default: nobody. */
+  override?: OverrideCheck;
+  workBound?: WorkBound;
+  maxConcurrentReviews?: number;
+  maxQueuedReviews?: number;
 }
 
 export function createWebhookApp(options: WebhookAppOptions): Express {
@@ -39,8 +57,10 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     [
       withReviewLog((line: ReviewLogLine) => log.info(line, 'admission review')),
       metrics.wrapper(),
+      withErroredAsRefused(options.override ?? (() => ({ honoured: false }))),
       withErrorsAsErrored(),
       withGuardFilter(options.isGuarded),
+      withWorkBound(options.workBound ?? DEFAULT_WORK_BOUND),
     ],
     judgeHandler(options.judge),
   );
@@ -48,6 +68,9 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     options.admissionPath ?? DEFAULT_ADMISSION_PATH,
     admissionTransport(reviewHandler, {
       bodyLimitBytes: options.bodyLimitBytes,
+      ...(options.maxConcurrentReviews !== undefined ? { maxConcurrentReviews: options.maxConcurrentReviews } : {}),
+      ...(options.maxQueuedReviews !== undefined ? { maxQueuedReviews: options.maxQueuedReviews } : {}),
+      onFault: (e) => log.warn({ err: e instanceof Error ? e.stack : String(e) }, 'admission seam caught a fault; the request got a 500 and the webhook keeps serving'),
       onRejected: (r) => {
         metrics.observeRejected(r.httpStatus);
         log.warn({ uid: r.uid, httpStatus: r.httpStatus, reason: r.message }, 'admission request refused');
@@ -67,13 +90,23 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
   return app;
 }
 
+export interface ConnectionLimits {
+  /** A client that has not finished the TLS handshake by then is cut (Node's default is 120 s). */
+  handshakeTimeoutMs: number;
+  maxConnections: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { handshakeTimeoutMs: 10_000, maxConnections: 256 };
+
 /**
  * An HTTPS server for the app. Idle connections stay open longer than the API
  * server's client keeps them (90 s), so it never sends a review on a connection
  * we are closing.
  */
-export function createWebhookServer(app: Express, certificate: ServingCertificate): Server {
-  const server = createServer({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2' }, app);
+export function createWebhookServer(app: Express, certificate: ServingCertificate, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS): Server {
+  const server = createServer({ cert: certificate.cert, key: certificate.key, minVersion: 'TLSv1.2', handshakeTimeout: limits.handshakeTimeoutMs }, app);
+  // Past the cap new connections are dropped at accept; the API server opens a handful per replica.
+  server.maxConnections = limits.maxConnections;
   server.keepAliveTimeout = 95_000;
   server.headersTimeout = 30_000;
   server.requestTimeout = 30_000;

@@ -1,6 +1,6 @@
 // The contract between the rule core and everything that carries a verdict:
 // the admission transport, the `preflight` CLI and the tests.
-import type { IstioObject } from '../istio/types.js';
+import type { Deployment, IstioObject, Pod, Service } from '../istio/types.js';
 
 export const RULE_IDS = [
   'subset-exists',
@@ -13,6 +13,12 @@ export const RULE_IDS = [
   'weights',
   'metrics-scraped',
   'canary-first',
+  'rollback-latch',
+  'keep-previous',
+  'jobs',
+  'host-conflict',
+  'destination-port',
+  'dr-host',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
@@ -33,12 +39,21 @@ export interface Requester {
   groups: readonly string[];
 }
 
+/** The workloads whose label changes move traffic: reviewed by reviewWorkload (src/webhook/workload-review.ts). */
+export type WorkloadObject = Deployment | Pod | Service;
+/** Every object the webhook judges. */
+export type AdmittedObject = IstioObject | WorkloadObject;
+
 export interface ReviewInput {
   operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-  object: IstioObject | undefined;
-  oldObject: IstioObject | undefined;
+  object: AdmittedObject | undefined;
+  oldObject: AdmittedObject | undefined;
   dryRun: boolean;
   requester: Requester;
+  /** When the review happens (epoch ms): the request's arrival, or when preflight runs. Without it, restarts are not judged by how recent they are. */
+  nowMs?: number;
+  /** `scale`: a deployments/scale request, decoded as the Deployment's replicas (only keep-previous judges it). */
+  subresource?: 'scale';
 }
 
 /** Why a review was allowed without applying the rules' denials. */

@@ -234,6 +234,8 @@ describe('RBAC: each ServiceAccount can do what its process needs and nothing mo
     ['list', 'namespaces'],
     ['watch', 'deployments.apps', '-A'],
     ['list', 'replicasets.apps', '-A'],
+    ['list', 'jobs.batch', '-A'],
+    ['watch', 'jobs.batch', '-A'],
   ];
   const webhookMayNot: string[][] = [
     ['create', 'virtualservices.networking.istio.io', '-n', 'default'],
@@ -242,6 +244,8 @@ describe('RBAC: each ServiceAccount can do what its process needs and nothing mo
     ['update', 'destinationrules.networking.istio.io', '-A'],
     ['list', 'secrets', '-A'],
     ['delete', 'pods', '-A'],
+    ['get', 'jobs.batch', '-A'],
+    ['delete', 'jobs.batch', '-A'],
     ['update', 'validatingwebhookconfigurations/other-webhook'],
     ['delete', 'validatingwebhookconfigurations', 'rbac-bluegreen-guard'],
     ['create', 'validatingwebhookconfigurations'],
@@ -315,8 +319,8 @@ describe('RBAC: each ServiceAccount can do what its process needs and nothing mo
 
   it('grants nothing beyond the listed rules (kubectl auth can-i --list)', async () => {
     for (const [sa, allowed] of [
-      [webhookSa, ['virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'services', 'pods', 'namespaces', 'deployments.apps', 'replicasets.apps', 'secrets', 'validatingwebhookconfigurations.admissionregistration.k8s.io']],
-      [watcherSa, ['virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'namespaces', 'events', 'leases.coordination.k8s.io']],
+      [webhookSa, ['virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'services', 'pods', 'namespaces', 'deployments.apps', 'replicasets.apps', 'jobs.batch', 'secrets', 'validatingwebhookconfigurations.admissionregistration.k8s.io']],
+      [watcherSa, ['virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'namespaces', 'events', 'services', 'pods', 'leases.coordination.k8s.io']],
     ] as const) {
       const r = await cp.kubectl(['auth', 'can-i', '--list', '-n', ns, `--as=system:serviceaccount:${ns}:${sa}`]);
       expect(r.code).toBe(0);

@@ -1,5 +1,5 @@
 // The README's main command, run as a user runs it (the program `npm run demo`
-// execs after its set-up, in its quick form): all four steps shown, a real
+// execs after its set-up, in its quick form): all five steps shown, a real
 // refusal and a real rollback, `--keep` leaves a cluster kubectl can talk to,
 // and every process it started is gone after it exits, also when it is
 // interrupted half-way. Processes are recognised by a marker in their
@@ -85,7 +85,7 @@ describe('npm run demo', () => {
 
     await waitForOutput(run, 'Ctrl-C stops everything', 300_000);
     const out = run.output();
-    for (const heading of ['Step 1 · ', 'Step 2 · ', 'Step 3 · ', 'Step 4 · ']) expect(out).toContain(heading);
+    for (const heading of ['Step 1 · ', 'Step 2 · ', 'Step 3 · ', 'Step 4 · ', 'Step 5 · ']) expect(out).toContain(heading);
     expect(out).toMatch(/windows shortened/i);
     // Step 1: kubectl's own output, with the webhook's reason.
     expect(out).toMatch(/admission webhook "[^"]+" denied the request: .*\[subset-exists\]/s);
@@ -98,6 +98,10 @@ describe('npm run demo', () => {
     for (const entry of ['fault injected', 'breach condition true', 'rollback patched', 'verified', 'traffic back on v1']) expect(out).toContain(entry);
     expect(out).toMatch(/labels:\s+\{.*"alertname":"BlueGreenGuardRolledBack"/);
     expect(out).toMatch(/breach → traffic on v1\s+\d/);
+    // Step 5: the GitOps re-apply refused by the latch, v2 untouched, the fixed revision admitted.
+    expect(out).toMatch(/denied the request: .*\[rollback-latch\].*rolled that back at/s);
+    expect(out).toMatch(/✓ v2 requests\s+0 since the rollback/);
+    expect(out).toMatch(/✓ admitted\s+the same manifest with the fixed v2: green 0, blue 100/);
 
     // --keep: the printed kubectl command works against the kept cluster, the URLs answer.
     const tryLine = out.split('\n').find((l) => l.trim().startsWith('try '));

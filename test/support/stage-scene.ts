@@ -13,7 +13,7 @@ import type { KubeObject } from './kube-api.js';
 import type { KubectlResult } from './kubectl.js';
 import type { MeshSimulator } from './mesh-simulator.js';
 import { waitUntil } from './wait-until.js';
-import { createWorkload, setWorkloadReady, type Workload } from './workloads.js';
+import { createWorkload, rollOutRevision, setWorkloadReady, type Workload } from './workloads.js';
 
 export const VS_API = 'networking.istio.io/v1';
 
@@ -77,6 +77,14 @@ export class Scene {
       probes: options.probes ?? true,
       ready: options.ready ?? true,
     });
+    await this.onDeployed(this, this.v2);
+    return this.v2;
+  }
+
+  /** A new revision of v2 (a changed pod template: another image), its pods Ready and scraped, the old pods gone. */
+  async rollOutV2(image: string): Promise<Workload> {
+    if (!this.v2) throw new Error(`${this.namespace} has no v2 Deployment yet; call deployV2 first`);
+    this.v2 = await rollOutRevision(this.cp.api, this.v2, { image });
     await this.onDeployed(this, this.v2);
     return this.v2;
   }

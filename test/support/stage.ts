@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAlertmanager, type RunningAlertmanager } from './alertmanager.js';
 import { ensureCliBuilt } from './built-cli.js';
-import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { startControlPlane, type ControlPlane, type StaticUser } from './control-plane.js';
 import { MeshSimulator } from './mesh-simulator.js';
 import { startPrometheus, type RunningPrometheus } from './prometheus.js';
 import { ProductProcess } from './product-process.js';
@@ -65,6 +65,8 @@ export interface StageOptions {
   scrapeIntervalSeconds?: number;
   /** Called as each step completes (the demo prints them). */
   onProgress?: (step: StageStep) => void;
+  /** Extra identities for the API server's token file (e.g. a member of a break-glass group); bind them with RBAC yourself. */
+  users?: StaticUser[];
 }
 
 export interface SeedOptions {
@@ -272,7 +274,7 @@ export class Stage {
   async start(): Promise<void> {
     const scrapeIntervalSeconds = this.options.scrapeIntervalSeconds ?? 1;
     await this.step('build', () => ensureCliBuilt(), () => 'dist/ is current (npm run build)');
-    this.cp = await this.step('control plane', () => startControlPlane(), (cp) => `kube-apiserver ${cp.server} (etcd, Istio CRDs), kubeconfig ${cp.kubeconfigPath}`);
+    this.cp = await this.step('control plane', () => startControlPlane({ users: this.options.users }), (cp) => `kube-apiserver ${cp.server} (etcd, Istio CRDs), kubeconfig ${cp.kubeconfigPath}`);
     this.writeTargets();
     this.prometheus = await this.step(
       'prometheus',

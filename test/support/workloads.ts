@@ -4,6 +4,7 @@
 // linked by ownerReferences, with statuses written through the status
 // subresource, so the webhook's caches see what they would see in a cluster
 // where the rollout finished (or did not).
+import { createHash } from 'node:crypto';
 import type { KubeApi, KubeObject } from './kube-api.js';
 
 export interface WorkloadSpec {
@@ -199,4 +200,40 @@ export async function createService(api: KubeApi, namespace: string, app: string
     metadata: { name: app, namespace, labels: { app } },
     spec: { selector: { app }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
   });
+}
+
+/**
+ * A new revision of a workload, as `kubectl set image` and the deployment
+ * controller would make it: the Deployment's pod template changes (here its
+ * image), a new ReplicaSet named by the new pod-template-hash brings up as many
+ * pods, and the old ReplicaSet and its pods go. Returns the workload as it is now.
+ */
+export async function rollOutRevision(api: KubeApi, workload: Workload, change: { image: string }): Promise<Workload> {
+  const current = await api.read('apps/v1', 'Deployment', workload.namespace, workload.name);
+  const spec = current.spec as { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: { containers: { image: string }[] } } };
+  const template = structuredClone(spec.template);
+  for (const c of template.spec.containers) c.image = change.image;
+  const deployment = await api.replace({ ...current, spec: { ...spec, template } });
+  const templateHash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
+  const rsLabels = { ...template.metadata.labels, 'pod-template-hash': templateHash };
+  const replicaSet = await api.create<KubeObject>({
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { name: `${workload.name}-${templateHash}`, namespace: workload.namespace, labels: rsLabels, ownerReferences: [ownerReference(deployment)] },
+    spec: { replicas: spec.replicas, selector: { matchLabels: { ...spec.selector.matchLabels, 'pod-template-hash': templateHash } }, template: { ...template, metadata: { labels: rsLabels } } },
+  });
+  const pods: KubeObject[] = [];
+  for (let i = 0; i < spec.replicas; i++) {
+    pods.push(
+      await api.create<KubeObject>({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `${replicaSet.metadata.name}-${i}`, namespace: workload.namespace, labels: rsLabels, ownerReferences: [ownerReference(replicaSet)] },
+        spec: template.spec,
+      }),
+    );
+  }
+  for (const pod of workload.pods) await api.remove('v1', 'Pod', workload.namespace, pod.metadata.name);
+  await api.remove('apps/v1', 'ReplicaSet', workload.namespace, workload.replicaSet.metadata.name);
+  return setWorkloadReady(api, { ...workload, deployment, replicaSet, pods }, true);
 }

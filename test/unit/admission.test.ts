@@ -103,8 +103,8 @@ describe('admission transport', () => {
     expect(input?.requester).toEqual({ username: 'ci-bot', groups: ['deployers'] });
     expect(input?.object?.metadata).not.toHaveProperty('managedFields');
     expect(input?.object?.metadata.annotations).toEqual({ 'bluegreen-guard.io/stable-subset': 'green' });
-    expect(input?.object?.spec).toEqual(next.spec);
-    expect(input?.oldObject?.spec).toEqual(old.spec);
+    expect(input?.object?.kind === 'VirtualService' && input.object.spec).toEqual(next.spec);
+    expect(input?.oldObject?.kind === 'VirtualService' && input.oldObject.spec).toEqual(old.spec);
   });
 
   it('passes a DELETE with only the old object', async () => {
@@ -244,26 +244,6 @@ describe('admission transport', () => {
         /apiVersion must be "admission\.k8s\.io\/v1"/,
       ],
       ['another kind of body', (app) => post(app, { apiVersion: 'v1', kind: 'Pod' }), 400, /kind must be "AdmissionReview"/],
-      [
-        'an UPDATE without object',
-        (app) => {
-          const r = admissionReview(virtualService());
-          (r.request as Record<string, unknown>).object = null;
-          return post(app, r);
-        },
-        400,
-        /request\.object is missing/,
-      ],
-      [
-        'an object without spec',
-        (app) => {
-          const r = admissionReview(virtualService());
-          delete ((r.request as Record<string, unknown>).object as Record<string, unknown>).spec;
-          return post(app, r);
-        },
-        400,
-        /request\.object\.spec is missing/,
-      ],
     ])('%s', async (_name, send, status, message) => {
       const res = await send(h.app);
       expect(res.status).toBe(status);
@@ -279,6 +259,26 @@ describe('admission transport', () => {
       expect(await h.registry.getSingleMetricAsString('bluegreen_guard_admission_rejected_requests_total')).toContain(`code="${status}"} 1`);
     });
 
+    it('keeps a uid that was present when the envelope is wrong', async () => {
+      const r = { ...admissionReview(virtualService(), { uid: 'kept-too' }), kind: 'Wrong' };
+      const res = await post(h.app, r).expect(400);
+      expect(reviewOf(res).response.uid).toBe('kept-too');
+    });
+
+    it('refuses nesting deeper than the limit with 400, keeping the uid, and keeps serving', async () => {
+      // The crash input: a top-level kind nested 10,000 deep, about 20 KB.
+      const body = JSON.stringify(admissionReview(virtualService(), { uid: 'deep' })).replace('"kind":"AdmissionReview"', `"kind":${'['.repeat(10_000)}${']'.repeat(10_000)}`);
+      const res = await request(h.app).post('/validate').set('Content-Type', 'application/json').send(body).expect(400);
+      expect(reviewOf(res).response).toMatchObject({ uid: 'deep', allowed: false, status: { code: 400, message: expect.stringMatching(/deeper than 100 levels/) } });
+      await post(h.app, admissionReview(virtualService(), { uid: 'after-deep' })).expect(200);
+    });
+
+    it('accepts nesting up to the limit; brackets inside strings do not count', async () => {
+      const vs = virtualService();
+      (vs.metadata as Record<string, unknown>).annotations = { note: '['.repeat(500) };
+      await post(h.app, admissionReview(vs)).expect(200);
+    });
+
     it('keeps the uid when the review is refused after the uid was read', async () => {
       const r = admissionReview(virtualService(), { uid: 'kept' });
       (r.request as Record<string, unknown>).operation = 'PATCH';
@@ -288,24 +288,68 @@ describe('admission transport', () => {
     });
   });
 
-  it('turns a throw inside the rules into an errored 500 that keeps the uid, and keeps serving', async () => {
+  it.each<[string, (r: Record<string, unknown>) => void, RegExp]>([
+    ['an UPDATE without object', (r) => (r.object = null), /request\.object is missing/],
+    ['an object without spec', (r) => delete (r.object as Record<string, unknown>).spec, /request\.object\.spec is missing/],
+    ['an object whose kind contradicts the request', (r) => ((r.object as Record<string, unknown>).kind = [[['VirtualService']]]), /request\.object\.kind is an array of 1 but/],
+  ])('answers %s with a denial (HTTP 200), so failurePolicy Ignore cannot admit it', async (_name, edit, message) => {
+    const r = admissionReview(virtualService(), { uid: 'bad-object' });
+    edit(r.request as Record<string, unknown>);
+    const res = await post(h.app, r).expect(200);
+    expect(reviewOf(res).response).toMatchObject({ uid: 'bad-object', allowed: false, status: { code: 400, reason: 'BadRequest', message: expect.stringMatching(message) } });
+    expect(h.inputs).toHaveLength(0);
+    expect(h.logs.find((l) => l.message === 'admission review')?.fields).toMatchObject({ uid: 'bad-object', verdict: 'refused' });
+    expect(await h.registry.getSingleMetricAsString('bluegreen_guard_admission_reviews_total')).toContain('outcome="refused"} 1');
+  });
+
+  it('refuses an object past the work bound before any rule runs', async () => {
+    const vs = virtualService();
+    (vs.spec as Record<string, unknown>).http = Array.from({ length: 1_001 }, () => ({}));
+    const res = await request(h.app).post('/validate').set('Content-Type', 'application/json').send(JSON.stringify(admissionReview(vs, { uid: 'wide' })));
+    expect(res.status).toBe(200);
+    expect(reviewOf(res).response).toMatchObject({ uid: 'wide', allowed: false, status: { code: 400, message: expect.stringMatching(/has 1001 routes \(limit 1000\)/) } });
+    expect(h.inputs).toHaveLength(0);
+  });
+
+  it('answers a throw inside the rules with a denial that keeps the uid, and keeps serving', async () => {
     h.setVerdict(() => {
       throw new TypeError("Cannot read properties of undefined (reading 'subsets')");
     });
     const res = await post(h.app, admissionReview(virtualService(), { uid: 'boom' }));
-    expect(res.status).toBe(500);
-    expect(res.body).toEqual({
+    // Not a 500: with failurePolicy Ignore the API server would admit the change unreviewed.
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
       response: {
         uid: 'boom',
         allowed: false,
-        status: { code: 500, reason: 'InternalError', message: "reviewing VirtualService shop/web failed: Cannot read properties of undefined (reading 'subsets')" },
+        status: { code: 500, reason: 'InternalError', message: expect.stringContaining("reviewing VirtualService shop/web failed: Cannot read properties of undefined (reading 'subsets'); refused because") },
       },
     });
-    expect(h.logs.find((l) => l.message === 'admission review')?.fields).toMatchObject({ uid: 'boom', verdict: 'errored' });
+    expect(h.logs.find((l) => l.message === 'admission review')?.fields).toMatchObject({ uid: 'boom', verdict: 'refused' });
     h.setVerdict({ allowed: true, findings: [], auditAnnotations: {} });
     await post(h.app, admissionReview(virtualService(), { uid: 'fine' })).expect(200);
+  });
+
+  it('lets break-glass through a review that errored, with audit annotations', async () => {
+    const app = createWebhookApp({
+      judge: () => {
+        throw new Error('rule exploded');
+      },
+      isGuarded: () => true,
+      readiness: { notReady: () => [] },
+      metrics: new AdmissionMetrics({ registry: new Registry() }),
+      log: { info: () => undefined, warn: () => undefined },
+      bodyLimitBytes: LIMIT,
+      override: (input) => (input.requester.groups.includes('sre') ? { honoured: true, auditAnnotations: { 'break-glass-user': input.requester.username } } : { honoured: false }),
+    });
+    const sre = admissionReview(virtualService(), { uid: 'sre' });
+    (sre.request as Record<string, unknown>).userInfo = { username: 'ada', groups: ['sre'] };
+    expect(reviewOf(await post(app, sre).expect(200)).response).toEqual({ uid: 'sre', allowed: true, auditAnnotations: { 'break-glass-user': 'ada' } });
+    const dev = admissionReview(virtualService(), { uid: 'dev' });
+    (dev.request as Record<string, unknown>).userInfo = { username: 'bob', groups: ['dev'] };
+    expect(reviewOf(await post(app, dev).expect(200)).response.allowed).toBe(false);
   });
 
   it('writes one log line per review with uid, object, verdict, rules and latency', async () => {

@@ -293,17 +293,18 @@ describe('ClusterCache', () => {
     const cache = new ClusterCache({ client: api, sink: state, log: silent, scope: 'cluster', rootNamespace: 'istio-system', tuning });
     running.push(cache);
     cache.start();
-    await eventually(() => api.lists.length === 7, 'seven lists');
+    await eventually(() => api.lists.length === 8, 'eight lists');
     expect(api.lists.map((l) => l.path).sort()).toEqual([
       '/api/v1/namespaces',
       '/api/v1/pods',
       '/api/v1/services',
       '/apis/apps/v1/deployments',
       '/apis/apps/v1/replicasets',
+      '/apis/batch/v1/jobs',
       '/apis/networking.istio.io/v1/destinationrules',
       '/apis/networking.istio.io/v1/virtualservices',
     ]);
-    expect(cache.notReady().sort()).toEqual(['Deployment', 'DestinationRule', 'Namespace', 'Pod', 'ReplicaSet', 'Service', 'VirtualService']);
+    expect(cache.notReady().sort()).toEqual(['Deployment', 'DestinationRule', 'Job', 'Namespace', 'Pod', 'ReplicaSet', 'Service', 'VirtualService']);
     expect(cache.isSynced).toBe(false);
   });
 

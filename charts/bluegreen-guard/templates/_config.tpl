@@ -16,7 +16,11 @@
     "canaryMaxWeightPercent" $w.rules.canaryMaxWeightPercent
     "defaultStableSubset" $w.rules.defaultStableSubset
     "watcherUsernames" (list (include "bgg.watcher.username" .))
-    "breakGlassGroups" $w.rules.breakGlassGroups)
+    "breakGlassGroups" $w.rules.breakGlassGroups
+    "restartWindowSeconds" ($w.rules.restartWindowSeconds | int)
+    "jobLabels" $w.rules.jobLabels
+    "probePaths" $w.rules.probePaths
+    "latchAckGroups" $w.rules.latchAckGroups)
 -}}
 {{- $webhook = mustMergeOverwrite $webhook (deepCopy $w.extraConfig) -}}
 {{ toYaml $webhook }}
@@ -46,6 +50,8 @@
     "renewDeadlineSeconds" $a.lease.renewDeadlineSeconds
     "retryPeriodSeconds" $a.lease.retryPeriodSeconds)
   "promotion" $a.promotion
+  "latch" $a.latch
+  "recovery" $a.recovery
 -}}
 {{- $watcher = mustMergeOverwrite $watcher (deepCopy $a.extraConfig) -}}
 {{ toYaml $watcher }}

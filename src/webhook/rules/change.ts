@@ -5,6 +5,7 @@
 // traffic moved back to the stable subset is a rollback, never blocked, so
 // naming a subset stable must meet what raising its share would.
 import { STABLE_SUBSET } from '../../istio/annotations.js';
+import { stableSubsetOf } from '../../istio/roles.js';
 import { destinationKey, formatPercent, routesOf, shareIn, type Route } from '../../istio/routes.js';
 import type { VirtualService } from '../../istio/types.js';
 
@@ -48,15 +49,6 @@ export interface VsChange {
   cutover: boolean;
   /** An update that raises the stable subset's share and no candidate's, among destinations it already had. */
   rollback: boolean;
-}
-
-/**
- * The stable subset comes from the recorded state, i.e. the object as it is
- * now: an update cannot promote its own target to "stable" and so pass as a rollback.
- */
-export function stableSubsetOf(vs: VirtualService, old: VirtualService | undefined, defaultStableSubset: string): string {
-  const recorded = (old ?? vs).metadata.annotations?.[STABLE_SUBSET];
-  return recorded !== undefined && recorded.trim() !== '' ? recorded.trim() : defaultStableSubset;
 }
 
 export function analyseChange(

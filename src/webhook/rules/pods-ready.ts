@@ -1,14 +1,19 @@
 // pods-ready: the workload behind a candidate whose share rises is fully
 // rolled out and Ready: at least one replica, every replica updated, ready
-// and available, no old replica left, and every pod the subset selects Ready.
+// and available, no old replica left, and every pod the subset selects Ready
+// and without a recent restart. The message says why, from the pods' status.
 import type { Deployment } from '../../istio/types.js';
 import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
+import { failingPods } from './pod-status.js';
 import { podList } from './pods-text.js';
 import { workloadName } from './subset-backend.js';
 
-export function checkPodsReady({ vs, object, name, change, lookup }: VsRuleInput): Issue[] {
+/** How many failing pods a message describes one by one. */
+const DESCRIBED_PODS = 3;
+
+export function checkPodsReady({ vs, object, name, change, lookup, config, nowMs }: VsRuleInput): Issue[] {
   const issues: Issue[] = [];
   for (const s of raisedCandidates(change)) {
     const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
@@ -22,17 +27,26 @@ export function checkPodsReady({ vs, object, name, change, lookup }: VsRuleInput
         if (gaps.length > 0) problems.push(`${workloadName(w)} is not fully rolled out (${gaps.join(', ')})`);
       }
     }
-    const unready = backend.pods.filter((p) => !p.ready);
-    if (unready.length > 0) problems.push(`pods ${podList(unready)} are not Ready`);
+    const failing = failingPods(backend.pods, nowMs, config.restartWindowSeconds * 1000);
+    // Pods whose status says nothing more than "not Ready" are listed together; the others one by one.
+    const plain = failing.filter((f) => f.kind === 'unknown');
+    const explained = failing.filter((f) => f.kind !== 'unknown');
+    const shown = explained.slice(0, DESCRIBED_PODS);
+    problems.push(...shown.map((f) => f.problem));
+    if (explained.length > shown.length) problems.push(`${explained.length - shown.length} more pods are not passing`);
+    if (plain.length > 0) problems.push(`pods ${podList(plain.map((f) => f.pod))} are not Ready`);
     if (problems.length === 0) continue;
     const namespace = backend.service.metadata.namespace;
     const waits = deployments.map((d) => `'kubectl rollout status deployment/${d} -n ${namespace}'`);
+    const byKind = new Map<string, string>();
+    for (const f of shown) if (!byKind.has(f.kind)) byKind.set(f.kind, f.fix);
+    const fixes = [...byKind.values()];
     issues.push({
       rule: 'pods-ready',
       object,
       message:
         `${name} ${routingPhrase(s)}, but ${problems.join('; ')}. ` +
-        `Fix: wait until ${waits.length > 0 ? `${waits.join(' and ')} succeeds and ` : ''}every pod of subset ${s.subset} is Ready, then ${nextStep(s)}.` +
+        `Fix: ${fixes.length > 0 ? `${fixes.join('; ')}; then ` : ''}wait until ${waits.length > 0 ? `${waits.join(' and ')} succeeds and ` : ''}every pod of subset ${s.subset} is Ready, then ${nextStep(s)}.` +
         promotionNote(s),
     });
   }

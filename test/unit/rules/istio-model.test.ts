@@ -64,7 +64,7 @@ describe('weights as traffic shares', () => {
       ['web.shop.svc.cluster.local', 'green', 100],
       ['web.shop.svc.cluster.local', 'blue', 0],
     ]);
-    expect(primary?.mirrors).toEqual([{ host: 'web.shop.svc.cluster.local', writtenHost: 'web', subset: 'blue', field: 'mirror' }]);
+    expect(primary?.mirrors).toEqual([{ host: 'web.shop.svc.cluster.local', writtenHost: 'web', subset: 'blue', port: 8080, field: 'mirror' }]);
     expect(routes[1]?.mirrors.map((m) => [m.field, m.subset])).toEqual([['mirrors[0]', 'blue']]);
     expect(routes[3]?.destinations[0]?.host).toBe('web.shop.svc.cluster.local');
   });

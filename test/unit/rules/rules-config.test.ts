@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { MemoryClusterState } from '../../../src/cluster/memory-cluster-state.js';
-import { isGuarded } from '../../../src/webhook/guarded.js';
+import { isGuarded } from '../../../src/istio/guard.js';
+import { DEFAULT_MESH } from '../../../src/istio/mesh.js';
 import { defaultRulesConfig, parseRulesConfig } from '../../../src/webhook/rules-config.js';
 import { one, vs } from './world.js';
 
@@ -18,6 +19,12 @@ describe('rules config', () => {
       weights: 'deny',
       'metrics-scraped': 'deny',
       'canary-first': 'warn',
+      'rollback-latch': 'deny',
+      'keep-previous': 'deny',
+      jobs: 'deny',
+      'host-conflict': 'deny',
+      'destination-port': 'deny',
+      'dr-host': 'warn',
     });
     expect(c).toMatchObject({
       rootNamespace: 'istio-system',
@@ -26,7 +33,29 @@ describe('rules config', () => {
       defaultStableSubset: 'green',
       watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
       breakGlassGroups: [],
+      latchAckGroups: [],
+      keepPreviousSeconds: 3600,
+      restartWindowSeconds: 600,
+      jobLabels: { service: 'app', version: 'version' },
+      probePaths: {},
     });
+  });
+
+  it('reads restartWindowSeconds, jobLabels and probePaths', () => {
+    const c = parseRulesConfig({ restartWindowSeconds: 120, jobLabels: { service: 'app.kubernetes.io/name' }, probePaths: { readinessPath: '/ready', livenessPath: '/live' } });
+    expect(c.restartWindowSeconds).toBe(120);
+    expect(c.jobLabels).toEqual({ service: 'app.kubernetes.io/name', version: 'version' });
+    expect(c.probePaths).toEqual({ readinessPath: '/ready', livenessPath: '/live' });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a negative restart window', { restartWindowSeconds: -1 }, 'rules config: restartWindowSeconds is number -1. Fix: set it to a whole number of seconds, 0 or more (default 600; 0 ignores restarts).'],
+    ['a job label key that is not a field', { jobLabels: { team: 'x' } }, 'rules config: jobLabels.team is not a field. Fix: use service or version (e.g. jobLabels: { service: app, version: version }).'],
+    ['an empty job label key', { jobLabels: { version: '' } }, "rules config: jobLabels.version is ''. Fix: set it to a non-empty string (e.g. jobLabels: { service: app, version: version })."],
+    ['a probe path without a slash', { probePaths: { readinessPath: 'ready' } }, "rules config: probePaths.readinessPath is 'ready'. Fix: write an HTTP path starting with '/', e.g. /ready."],
+    ['probe paths as a list', { probePaths: ['/ready'] }, 'rules config: probePaths must be a mapping, got a list. Fix: e.g. probePaths: { readinessPath: /ready, livenessPath: /live }.'],
+  ])('refuses %s with the field and the fix', (_what, raw, message) => {
+    expect(() => parseRulesConfig(raw)).toThrow(message);
   });
 
   it('fills what a config leaves out with the defaults', () => {
@@ -62,6 +91,8 @@ describe('isGuarded', () => {
     return vs(raw);
   };
 
+  state.upsert({ kind: 'Namespace', metadata: { name: 'corp', labels: { 'corp.example/guarded': 'enabled' } } });
+
   it.each<[string, string, string | undefined, boolean]>([
     ['an object in an opted-in namespace', 'shop', undefined, true],
     ['an object in a namespace without the label', 'lab', undefined, false],
@@ -69,6 +100,13 @@ describe('isGuarded', () => {
     ['an object that opts out in an opted-in namespace', 'shop', 'disabled', false],
     ['an object that opts in in a namespace without the label', 'lab', 'enabled', true],
   ])('%s: %s', (_what, namespace, guard, expected) => {
-    expect(isGuarded(at(namespace, guard), state, defaultRulesConfig())).toBe(expected);
+    expect(isGuarded(at(namespace, guard), state, DEFAULT_MESH)).toBe(expected);
+  });
+
+  it.each<[string, string, boolean]>([
+    ['the configured label opts a namespace in', 'corp', true],
+    ['the default label does not, once another is configured', 'shop', false],
+  ])('mesh.guardLabel corp.example/guarded: %s', (_what, namespace, expected) => {
+    expect(isGuarded(at(namespace), state, { guardLabel: 'corp.example/guarded' })).toBe(expected);
   });
 });

@@ -86,7 +86,12 @@ describe('weights', () => {
     [
       'a negative weight',
       (v) => setWeights(v, 'tcp', 0, { green: 110, blue: -10 }),
-      ['VirtualService shop/web tcp[0]: subset blue of web.shop.svc.cluster.local has weight -10; a weight must be a whole number of 0 or more. Fix: write integer weights, e.g. 100 and 0.'],
+      ['VirtualService shop/web tcp[0]: subset blue of web.shop.svc.cluster.local has weight -10; a weight must be a whole number from 0 to 2147483647. Fix: write integer weights, e.g. 100 and 0.'],
+    ],
+    [
+      "a weight beyond Istio's int32",
+      (v) => setWeights(v, 'http', 'primary', { green: 2 ** 31, blue: 0 }),
+      ['http[2] "primary": subset green of web.shop.svc.cluster.local has weight 2147483648; a weight must be a whole number from 0 to 2147483647.'],
     ],
     ['a fractional weight', (v) => setWeights(v, 'http', 'primary', { green: 99.5, blue: 0.5 }), ['http[2] "primary": subset green of web.shop.svc.cluster.local has weight 99.5; subset blue of web.shop.svc.cluster.local has weight 0.5']],
     [
