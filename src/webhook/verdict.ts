@@ -15,6 +15,7 @@ export const RULE_IDS = [
   'canary-first',
   'rollback-latch',
   'keep-previous',
+  'smoke-passed',
   'jobs',
   'host-conflict',
   'destination-port',

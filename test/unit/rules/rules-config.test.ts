@@ -21,6 +21,7 @@ describe('rules config', () => {
       'canary-first': 'warn',
       'rollback-latch': 'deny',
       'keep-previous': 'deny',
+      'smoke-passed': 'warn',
       jobs: 'deny',
       'host-conflict': 'deny',
       'destination-port': 'deny',
