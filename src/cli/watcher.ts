@@ -18,6 +18,7 @@ import type { IstioApiVersion } from '../cluster/cluster-cache.js';
 import { KubernetesDeploymentPromoter } from '../cluster/deployment-labeler.js';
 import { KubernetesSubsetPods } from '../cluster/kubernetes-subset-pods.js';
 import { measureRecovery } from '../watcher/recovery-probe.js';
+import { runSmokeTest } from '../watcher/smoke-test.js';
 import { KubernetesEventRecorder } from '../cluster/events.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
 import { KubernetesLeaseStore } from '../cluster/kubernetes-lease-store.js';
@@ -113,6 +114,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     revisions: subsetPods,
     readyPods: subsetPods,
     recoveryProbe: (target, times) => measureRecovery(source, target, times),
+    smokeRunner: (spec) => runSmokeTest(spec),
     // Asked at each step, so a lost Lease stops writes mid-cycle.
     elector: { isLeader: () => elector.isLeader() },
     clock,

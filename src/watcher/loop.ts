@@ -20,7 +20,9 @@ import { refuseEmptyTarget, type ReadyPodSource } from './rollback-target.js';
 import { recoveryFailedAlert, recoveryTarget, resolvedRollbackAlert } from './follow-recovery.js';
 import type { RecoveryTarget, RecoveryTimes } from './recovery-probe.js';
 import { DEFAULT_RECOVERY_POLICY, judgeRecovery, parseRecovery, recoveryAnnotation, type RecoveryMeasurement, type RecoveryPolicy, type RecoveryRecord } from './recovery.js';
-import { RECOVERY } from '../istio/annotations.js';
+import { RECOVERY, SMOKE_TEST_URL } from '../istio/annotations.js';
+import { smokeCandidate, zeroPercentCandidates } from './pre-traffic-smoke.js';
+import type { SmokeTestResult, SmokeTestSpec } from './smoke-test.js';
 import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
 import { worst, type Evaluation, type ServiceKey, type WatchFinding } from './verdict.js';
 import type { LoopMetrics } from './watcher-metrics.js';
@@ -57,6 +59,8 @@ export type LoopConfig = Pick<WatcherConfig, 'intervalSeconds' | 'dryRun' | 'hol
   alerts: Pick<WatcherConfig['alerts'], 'extraLabels' | 'generatorUrl'>;
   latch?: LatchPolicy;
   recovery?: RecoveryPolicy;
+  /** The smoke test; with a URL, it also runs before traffic, while a candidate is at 0 %. */
+  smokeTest?: WatcherConfig['smokeTest'];
 };
 
 export interface LoopDeps {
@@ -78,6 +82,8 @@ export interface LoopDeps {
   readyPods?: ReadyPodSource;
   /** Measures the stable version after a rollback; without it, recovery is not watched. */
   recoveryProbe?: (target: RecoveryTarget, times: RecoveryTimes) => Promise<RecoveryMeasurement>;
+  /** Runs a smoke test (the cycle evaluator's); with revisions and smokeTest.url, candidates at 0 % are tested before traffic. */
+  smokeRunner?: (spec: SmokeTestSpec) => Promise<SmokeTestResult>;
 }
 
 export type CycleReport =
@@ -234,6 +240,7 @@ export class WatcherLoop {
     }
 
     if (state.phase === 'rolled-back') await this.followRecovery(vs, state, now, outgoing);
+    if (state.active.length === 0) await this.smokeBeforeTraffic(vs, state, now);
     const transition = decideCutover(state, now, verdict, { holdSeconds: deps.config.holdSeconds });
     if (transition.kind !== 'none') {
       const recorded = await this.record(vs, transition.annotations);
@@ -303,6 +310,31 @@ export class WatcherLoop {
         outgoing.push(alerts.rollbackFailedAlert(ctx, breached, result));
         return 'not-rolled-back';
       }
+    }
+  }
+
+  /** Last pre-traffic smoke test per VirtualService and subset: at most one per smokeRerunSeconds. */
+  private readonly smokedAtMs = new Map<string, number>();
+
+  private async smokeBeforeTraffic(vs: VirtualService, state: CutoverState, now: Date): Promise<void> {
+    const { deps } = this;
+    const smokeTest = deps.config.smokeTest;
+    if (!smokeTest?.url && vs.metadata.annotations?.[SMOKE_TEST_URL] === undefined) return;
+    if (!deps.smokeRunner || !deps.revisions || !smokeTest || deps.config.dryRun) return;
+    for (const c of zeroPercentCandidates(vs, state, deps.objects, deps.mesh)) {
+      const key = `${vs.metadata.uid ?? vs.metadata.name}/${c.subset}`;
+      const last = this.smokedAtMs.get(key);
+      if (last !== undefined && now.getTime() - last < SMOKE_RERUN_SECONDS * 1000) continue;
+      this.smokedAtMs.set(key, now.getTime());
+      try {
+        const done = await smokeCandidate(vs, c, { smokeTest, run: deps.smokeRunner, revisions: deps.revisions }, now);
+        if (done?.annotations && (await this.record(vs, done.annotations))) {
+          deps.log.info({ ...logKeys(vs) }, `pre-traffic smoke test of subset ${c.subset} (${done.record.revisions.join(', ') || 'no revision read'}): ${done.record.outcome}: ${done.record.message}`);
+        }
+      } catch (err) {
+        deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, `pre-traffic smoke test of subset ${c.subset} not run`);
+      }
+      return; // one write per cycle and object: the next cycle sees the fresh resourceVersion
     }
   }
 
@@ -462,6 +494,9 @@ export class WatcherLoop {
     return since === undefined ? 0 : Math.floor((now.getTime() - since) / 1000);
   }
 }
+
+/** A candidate at 0 % is smoke-tested at most this often; a result is written only when it or the revisions change. */
+const SMOKE_RERUN_SECONDS = 60;
 
 /** An evaluation that could not be made: the guard is blind, never a silent pass. */
 const BLIND: Evaluation = { verdict: 'error', findings: [] };

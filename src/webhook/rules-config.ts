@@ -35,12 +35,16 @@ export interface RulesConfig {
   keepPreviousSeconds: number;
   /** `keep-previous`: users that may scale it anyway (e.g. the HPA controller's identity). */
   keepPreviousExemptUsernames: readonly string[];
+  /** `smoke-passed`: flag a cutover without any recorded pre-traffic smoke result (not only a failed or outdated one). */
+  requireSmokeTest: boolean;
 }
 
 export function defaultRulesConfig(): RulesConfig {
   const modes = Object.fromEntries(RULE_IDS.map((id) => [id, 'deny'])) as Record<RuleId, RuleMode>;
   modes['canary-first'] = 'warn';
+  modes['smoke-passed'] = 'warn';
   modes['dr-host'] = 'warn';
+  modes['unreachable-route'] = 'warn';
   return {
     modes,
     rootNamespace: 'istio-system',
@@ -58,6 +62,7 @@ export function defaultRulesConfig(): RulesConfig {
     latchAckGroups: [],
     keepPreviousSeconds: 3600,
     keepPreviousExemptUsernames: [],
+    requireSmokeTest: false,
   };
 }
 
@@ -83,6 +88,7 @@ export const RULES_CONFIG_FIELDS = [
   'latchAckGroups',
   'keepPreviousSeconds',
   'keepPreviousExemptUsernames',
+  'requireSmokeTest',
 ] as const;
 
 /**
@@ -141,6 +147,10 @@ export function parseRulesConfig(raw: unknown): RulesConfig {
   }
   config.probePaths = probePaths;
   config.latchAckGroups = stringList(o, 'latchAckGroups', config.latchAckGroups);
+  if (o.requireSmokeTest !== undefined) {
+    if (typeof o.requireSmokeTest !== 'boolean') throw new Error(`rules config: requireSmokeTest is ${describe(o.requireSmokeTest)}. Fix: set it to true or false (default false).`);
+    config.requireSmokeTest = o.requireSmokeTest;
+  }
   config.keepPreviousExemptUsernames = stringList(o, 'keepPreviousExemptUsernames', config.keepPreviousExemptUsernames);
   if (o.keepPreviousSeconds !== undefined) {
     const v = o.keepPreviousSeconds;

@@ -15,10 +15,12 @@ export const RULE_IDS = [
   'canary-first',
   'rollback-latch',
   'keep-previous',
+  'smoke-passed',
   'jobs',
   'host-conflict',
   'destination-port',
   'dr-host',
+  'unreachable-route',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 

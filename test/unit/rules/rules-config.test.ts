@@ -21,10 +21,12 @@ describe('rules config', () => {
       'canary-first': 'warn',
       'rollback-latch': 'deny',
       'keep-previous': 'deny',
+      'smoke-passed': 'warn',
       jobs: 'deny',
       'host-conflict': 'deny',
       'destination-port': 'deny',
       'dr-host': 'warn',
+      'unreachable-route': 'warn',
     });
     expect(c).toMatchObject({
       rootNamespace: 'istio-system',

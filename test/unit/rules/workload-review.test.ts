@@ -10,8 +10,9 @@ import { describe, expect, it } from '@jest/globals';
 import { decodeAdmissionReview } from '../../../src/webhook/admission.js';
 import { defaultRulesConfig, type RulesConfig } from '../../../src/webhook/rules-config.js';
 import type { ReviewInput, ReviewVerdict } from '../../../src/webhook/verdict.js';
+import { review } from '../../../src/webhook/review.js';
 import { judgeAdmission } from '../../../src/webhook/workload-review.js';
-import { ALICE, clone, find, remove, shopObjects, stateOf, type Json } from './world.js';
+import { ALICE, clone, currentAndEdited, find, primaryTo, remove, shopObjects, stateOf, update, type Json } from './world.js';
 
 const config: RulesConfig = { ...defaultRulesConfig(), breakGlassGroups: ['sre'] };
 const WATCHER = { username: config.watcherUsernames[0] as string, groups: [] };
@@ -172,7 +173,7 @@ const CASES: Case[] = [
     findings: [],
   },
   {
-    name: 'denies a Service selector change that newly selects a broken version (unready, without probes)',
+    name: 'denies a Service selector change that newly selects a broken version (unready, without probes) and leaves blue without pods',
     world: brokenWeb2,
     input: (o) => {
       const next = clone(service(o));
@@ -183,6 +184,8 @@ const CASES: Case[] = [
     findings: [
       ['probes', 'Service/shop/web', /^Service shop\/web's new selector app=web2 puts the pods of Deployment shop\/web2-v1 in subset green .*containers without probes/],
       ['pods-ready', 'Service/shop/web', /puts the pods of Deployment shop\/web2-v1 in subset green .*3 pods web2-v1-6b7f9c4d8-x7k2p, .* are not Ready/],
+      // web2 has no v2: blue, routed for the testers, would select nothing.
+      ['subset-selects-pods', 'Service/shop/web', /makes subset blue of web\.shop\.svc\.cluster\.local select no pod/],
     ],
   },
   {
@@ -195,6 +198,19 @@ const CASES: Case[] = [
     },
     allowed: true,
     findings: [],
+  },
+  {
+    name: 'denies a Service selector typo that leaves the routed subsets without pods (subset-selects-pods)',
+    input: (o) => {
+      const next = clone(service(o));
+      next.spec.selector = { app: 'wbe' };
+      return admitted('UPDATE', next, service(o));
+    },
+    allowed: false,
+    findings: [
+      ['subset-selects-pods', 'Service/shop/web', /^Service shop\/web's new selector app=wbe \(was app=web\) makes subset blue of web\.shop\.svc\.cluster\.local select no pod \('kubectl get pods -n shop -l app=wbe,version=v2' finds nothing\), but it gets traffic \(100% in http\[0\] "testers" of VirtualService shop\/web\).*Fix: keep the selector/],
+      ['subset-selects-pods', 'Service/shop/web', /makes subset green of web\.shop\.svc\.cluster\.local select no pod .*100% in http\[2\] "primary", 100% in tcp\[0\], 100% in tls\[0\] of VirtualService shop\/web/],
+    ],
   },
   {
     name: 'does not judge a status-only update of a Deployment that is already mislabeled into a subset',
@@ -266,5 +282,18 @@ describe('workload changes are judged by the traffic they move', () => {
     const objects = shopObjects().map((x) => (x.kind === 'Namespace' && x.metadata.name === 'shop' ? { ...x, metadata: { ...x.metadata, labels: {} } } : x));
     const input = admitted('UPDATE', relabelled(deployment(objects, 'web-v2'), { app: 'web', version: 'v1' }), deployment(objects, 'web-v2'));
     expect(judgeAdmission(input as ReviewInput, stateOf(objects), config).findings).toEqual([]);
+  });
+
+  it('leaves VirtualService reviews as they were: judgeAdmission gives review()\'s verdict, and back to green is allowed with mislabeled pods behind blue', () => {
+    const { old: current, next: switched } = currentAndEdited(primaryTo(100));
+    // A v1 pod relabelled version=v2 puts two workloads behind blue.
+    const objects = shopObjects().map((x) => (x.kind === 'Pod' && x.metadata.name === 'web-v1-6b7f9c4d8-x7k2p' ? { ...x, metadata: { ...x.metadata, labels: { ...x.metadata.labels, version: 'v2' } } } : x));
+    const state = stateOf(objects);
+    const forward = judgeAdmission(update(current, switched), state, config);
+    expect(forward).toEqual(review(update(current, switched), state, config));
+    expect(forward.findings.filter((f) => f.severity === 'deny').map((f) => f.rule)).toContain('version-labels');
+    const back = judgeAdmission(update(switched, current), state, config);
+    expect(back).toEqual(review(update(switched, current), state, config));
+    expect(back.allowed).toBe(true);
   });
 });

@@ -143,7 +143,7 @@ export function loopConfig(overrides: Partial<LoopConfig> = {}): LoopConfig {
   return { intervalSeconds: d.intervalSeconds, dryRun: false, holdSeconds: d.holdSeconds, noData: d.noData, blind: d.blind, promotion: d.promotion, alerts: { extraLabels: {}, generatorUrl: null }, ...overrides };
 }
 
-export function harness(overrides: Partial<LoopConfig> = {}, deps: Pick<Partial<LoopDeps>, 'revisions' | 'readyPods' | 'recoveryProbe'> = {}) {
+export function harness(overrides: Partial<LoopConfig> = {}, deps: Pick<Partial<LoopDeps>, 'revisions' | 'readyPods' | 'recoveryProbe' | 'smokeRunner'> = {}) {
   const store = new FakeVirtualServiceStore();
   const cache = new LaggingCache(store);
   const clock = new FakeClock();
