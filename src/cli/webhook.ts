@@ -16,7 +16,9 @@ import { MemoryClusterState } from '../cluster/memory-cluster-state.js';
 import type { ListWatchClient } from '../cluster/watch-cache.js';
 import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError, type WebhookConfig } from '../config/webhook-config.js';
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
+import { GUARD_LABEL } from '../istio/annotations.js';
 import { isGuarded } from '../webhook/guarded.js';
+import { judgeGuardSwitches } from '../webhook/rules/guard-switches.js';
 import { AUDIT_BREAK_GLASS_REASON, AUDIT_BREAK_GLASS_USER, breakGlass } from '../webhook/rules/break-glass.js';
 import { AdmissionMetrics, createMetricsServer } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
@@ -79,6 +81,10 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     log: log.child({ component: 'admission' }),
     bodyLimitBytes: config.admission.bodyLimitBytes,
     admissionPath: config.admission.path,
+    guardSwitches: (input: ReviewInput) => {
+      const obj = input.object ?? input.oldObject;
+      return judgeGuardSwitches(input, obj !== undefined && state.namespace(obj.metadata.namespace)?.metadata.labels?.[GUARD_LABEL] === 'enabled', config.rules);
+    },
     // A review that errors is refused; break-glass is the way through, as for any denial.
     override: (input: ReviewInput) => {
       const glass = breakGlass((input.object ?? input.oldObject)?.metadata.annotations, input.requester, config.rules);

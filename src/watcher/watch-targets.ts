@@ -26,14 +26,15 @@ export interface MeshOptions {
 export const DEFAULT_MESH: MeshOptions = { rootNamespace: 'istio-system', clusterDomain: 'cluster.local', versionLabel: 'version' };
 
 /**
- * The same opt-in as the webhook's: the namespace label
- * `bluegreen-guard.io/guard=enabled`, overridden either way by the
- * VirtualService's own `bluegreen-guard.io/guard` annotation.
+ * The namespace label `bluegreen-guard.io/guard=enabled`, or the
+ * VirtualService's own `bluegreen-guard.io/guard: enabled`. A stored
+ * `disabled` never blinds the watcher (docs/security.md): the webhook honours
+ * it only from the break-glass groups, but an opt-out written while the
+ * webhook was down, or before it checked, carries no proof of who set it. So
+ * the watcher keeps evaluating and rolling back; only admission review is off.
  */
 export function isGuarded(vs: VirtualService, objects: WatchedObjects): boolean {
-  const own = vs.metadata.annotations?.[GUARD_ANNOTATION];
-  if (own === 'enabled') return true;
-  if (own === 'disabled') return false;
+  if (vs.metadata.annotations?.[GUARD_ANNOTATION] === 'enabled') return true;
   return objects.namespace(vs.metadata.namespace)?.metadata.labels?.[GUARD_LABEL] === 'enabled';
 }
 

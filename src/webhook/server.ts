@@ -11,6 +11,7 @@ import {
   withErroredAsRefused,
   withErrorsAsErrored,
   withGuardFilter,
+  withGuardSwitches,
   withReviewLog,
   withWorkBound,
   type Judge,
@@ -21,6 +22,7 @@ import {
 import { healthResponse, type Readiness } from './health.js';
 import type { AdmissionMetrics } from './metrics.js';
 import type { ServingCertificate } from './tls.js';
+import type { GuardSwitchVerdict } from './rules/guard-switches.js';
 import type { ReviewInput } from './verdict.js';
 
 export const DEFAULT_ADMISSION_PATH = '/validate';
@@ -40,6 +42,8 @@ export interface WebhookAppOptions {
   log: WebhookLog;
   bodyLimitBytes: number;
   admissionPath?: string;
+  /** Who may set the guard's own switches (guard-off, stable subset on CREATE); default: no check. */
+  guardSwitches?: (input: ReviewInput) => GuardSwitchVerdict;
   /** Who may override a review that errored (break-glass); default: nobody. */
   override?: OverrideCheck;
   workBound?: WorkBound;
@@ -59,6 +63,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
       metrics.wrapper(),
       withErroredAsRefused(options.override ?? (() => ({ honoured: false }))),
       withErrorsAsErrored(),
+      withGuardSwitches(options.guardSwitches ?? (() => ({ kind: 'none' }))),
       withGuardFilter(options.isGuarded),
       withWorkBound(options.workBound ?? DEFAULT_WORK_BOUND),
     ],
