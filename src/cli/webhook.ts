@@ -81,6 +81,8 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     log: log.child({ component: 'admission' }),
     bodyLimitBytes: config.admission.bodyLimitBytes,
     admissionPath: config.admission.path,
+    // Ten concurrent 6 MiB reviews would otherwise grow the heap past the chart's memory limit (docs/security.md).
+    afterLargeReview: () => void releaseHeap(),
     guardSwitches: (input: ReviewInput) => {
       const obj = input.object ?? input.oldObject;
       return judgeGuardSwitches(input, obj !== undefined && state.namespace(obj.metadata.namespace)?.metadata.labels?.[GUARD_LABEL] === 'enabled', config.rules);

@@ -47,6 +47,8 @@ export interface WebhookAppOptions {
   /** Who may override a review that errored (break-glass); default: nobody. */
   override?: OverrideCheck;
   workBound?: WorkBound;
+  /** See TransportOptions.afterLargeReview. */
+  afterLargeReview?: () => void;
   maxConcurrentReviews?: number;
   maxQueuedReviews?: number;
 }
@@ -75,6 +77,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
       bodyLimitBytes: options.bodyLimitBytes,
       ...(options.maxConcurrentReviews !== undefined ? { maxConcurrentReviews: options.maxConcurrentReviews } : {}),
       ...(options.maxQueuedReviews !== undefined ? { maxQueuedReviews: options.maxQueuedReviews } : {}),
+      ...(options.afterLargeReview ? { afterLargeReview: options.afterLargeReview } : {}),
       onFault: (e) => log.warn({ err: e instanceof Error ? e.stack : String(e) }, 'admission seam caught a fault; the request got a 500 and the webhook keeps serving'),
       onRejected: (r) => {
         metrics.observeRejected(r.httpStatus);
