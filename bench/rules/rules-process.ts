@@ -5,13 +5,16 @@ import { performance } from 'node:perf_hooks';
 import { MemoryClusterState } from '../../src/cluster/memory-cluster-state.js';
 import { slim } from '../../src/cluster/slim.js';
 import { decodeAdmissionReview, encodeOutcome } from '../../src/webhook/admission.js';
-import { isGuarded } from '../../src/webhook/guarded.js';
+import { isGuarded } from '../../src/istio/guard.js';
+import { DEFAULT_MESH } from '../../src/istio/mesh.js';
 import { review } from '../../src/webhook/review.js';
 import { defaultRulesConfig } from '../../src/webhook/rules-config.js';
 import type { ReviewInput } from '../../src/webhook/verdict.js';
 import { childInput, serveParent } from '../lib/bench-child.js';
-import { clusterObjects, type ClusterShape, type FixtureKind } from '../lib/cluster-fixture.js';
+import { clusterObjects, namespaceName, type ClusterShape, type FixtureKind } from '../lib/cluster-fixture.js';
 import { EXPECTED_ALLOWED, reviewMix, type ReviewKind } from '../lib/reviews.js';
+import { workloadReviews } from '../lib/workload-reviews.js';
+import { judgeAdmission } from '../../src/webhook/workload-review.js';
 
 export interface RulesMeasurement {
   name: string;
@@ -51,6 +54,14 @@ function main(): void {
   for (const { kind, input } of inputs) {
     if (review(input, state, config).allowed !== EXPECTED_ALLOWED[kind]) throw new Error(`a ${kind} review got the wrong verdict`);
   }
+  // Deployment, Pod and Service label changes, from every tenth namespace; each verdict checked too.
+  const workloads = Array.from({ length: Math.ceil(shape.namespaces / 10) }, (_, n) => workloadReviews(shape, namespaceName(n * 10))).flat();
+  const workloadInputs = workloads.map((w) => {
+    const decoded = decodeAdmissionReview(w.body, 0);
+    if (!decoded.ok || !decoded.review.input) throw new Error(`a workload review does not decode: ${decoded.ok ? decoded.review.skipReason : decoded.message}`);
+    if (judgeAdmission(decoded.review.input, state, config).allowed !== w.allowed) throw new Error(`${w.what}: wrong verdict`);
+    return decoded.review.input;
+  });
   const byKind = (k: ReviewKind) => inputs.filter((i) => i.kind === k).map((i) => i.input);
   const pass = byKind('pass');
   const fail = byKind('fail');
@@ -66,7 +77,7 @@ function main(): void {
     const decoded = decodeAdmissionReview(JSON.parse((bodies[i % bodies.length] as Buffer).toString('utf8')), performance.now());
     if (!decoded.ok || !decoded.review.input) throw new Error('decode failed');
     const input = decoded.review.input;
-    const verdict = isGuarded(input.object ?? (input.oldObject as NonNullable<ReviewInput['oldObject']>), state, config)
+    const verdict = isGuarded(input.object ?? (input.oldObject as NonNullable<ReviewInput['oldObject']>), state, DEFAULT_MESH)
       ? review(input, state, config)
       : { allowed: true, findings: [], auditAnnotations: {} };
     sink += JSON.stringify(encodeOutcome(decoded.review.subject, { kind: 'verdict', verdict }).body).length;
@@ -77,6 +88,9 @@ function main(): void {
     ['review(): failing cutover (5 denials)', reviewOnly(fail)],
     ['review(): half and half', reviewOnly(all)],
     ['parse + decode + review + encode (no HTTP)', inProcess],
+    ['judgeAdmission(): Deployment/Pod/Service label changes', (i) => {
+      sink += judgeAdmission(workloadInputs[i % workloadInputs.length] as ReviewInput, state, config).findings.length;
+    }],
   ];
   for (const [, op] of cases) measure('warm-up', warmupMs, op);
   const results = cases.map(([name, op]) => measure(name, durationMs, op));

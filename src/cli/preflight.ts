@@ -1,4 +1,4 @@
-// `bluegreen-guard preflight`: judge one VirtualService/DestinationRule change
+// `bluegreen-guard preflight`: judge one VirtualService/DestinationRule (or Deployment, Pod, Service) change
 // offline, against cluster objects given as files, with the webhook's rule
 // core. The composition root of the command: arguments and config are read
 // and checked here, once.
@@ -13,21 +13,22 @@ import { parse as parseYaml } from 'yaml';
 import type { ClusterState } from '../cluster/cluster-state.js';
 import { loadStateFiles, ManifestError, readManifests, withNamespace } from '../cluster/load-state-files.js';
 import { slimIstio } from '../cluster/slim.js';
-import type { IstioObject } from '../istio/types.js';
+import { parseMeshConfig } from '../config/mesh-config.js';
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
-import { review } from '../webhook/review.js';
 import { parseRulesConfig, RULES_CONFIG_FIELDS, type RulesConfig } from '../webhook/rules-config.js';
 import type { ScrapeStatus } from '../webhook/rules/scrape-status.js';
-import type { Finding, ReviewInput, ReviewVerdict } from '../webhook/verdict.js';
+import type { AdmittedObject, Finding, ReviewInput, ReviewVerdict } from '../webhook/verdict.js';
+import { judgeAdmission, slimAdmittedWorkload } from '../webhook/workload-review.js';
 
 const USAGE = `usage: bluegreen-guard preflight --file NEW.yaml [--old OLD.yaml] [--state FILE]...
                                  [--root-namespace NS] [--output json|text] [--config FILE] [--prometheus URL]
 
-Judge a VirtualService or DestinationRule change with the admission webhook's rules,
-against cluster objects given as files.
+Judge a VirtualService, DestinationRule, Deployment, Pod or Service change with the
+admission webhook's rules, against cluster objects given as files.
 
-  --file FILE            the object as it would be applied (one VirtualService or DestinationRule)
+  --file FILE            the object as it would be applied (one VirtualService, DestinationRule,
+                         Deployment, Pod or Service)
   --old FILE             the object as it is now; without it the change is a CREATE
   --state FILE           cluster objects the rules consult, as 'kubectl get
                          dr,vs,svc,deploy,rs,pods,ns -o yaml' prints them (repeatable)
@@ -93,7 +94,7 @@ export function parsePreflightArgs(argv: string[]): PreflightOptions | 'help' {
     throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
   }
   if (values.help) return 'help';
-  if (values.file === undefined) throw new UsageError(`--file is required: the VirtualService or DestinationRule to judge.\n\n${USAGE}`);
+  if (values.file === undefined) throw new UsageError(`--file is required: the VirtualService, DestinationRule, Deployment, Pod or Service to judge.\n\n${USAGE}`);
   if (values.output !== 'json' && values.output !== 'text') throw new UsageError(`--output must be json or text, not '${values.output}'.`);
   return {
     file: values.file,
@@ -109,40 +110,69 @@ export function parsePreflightArgs(argv: string[]): PreflightOptions | 'help' {
   };
 }
 
-async function readIstioObject(path: string, role: string, namespace: string): Promise<IstioObject> {
+/** What `--file` and `--old` may hold, by kind: the API group the webhook judges it in. */
+const JUDGED: Readonly<Record<string, string>> = {
+  VirtualService: 'networking.istio.io/',
+  DestinationRule: 'networking.istio.io/',
+  Deployment: 'apps/v1',
+  Pod: 'v1',
+  Service: 'v1',
+};
+
+async function readJudgedObject(path: string, role: string, namespace: string): Promise<AdmittedObject> {
   const objects = await readManifests(path);
   if (objects.length !== 1) {
-    throw new UsageError(`${path}: ${role} must hold exactly one VirtualService or DestinationRule, found ${objects.length} objects.`);
+    throw new UsageError(`${path}: ${role} must hold exactly one VirtualService, DestinationRule, Deployment, Pod or Service, found ${objects.length} objects.`);
   }
   const raw = withNamespace(objects[0] as Record<string, unknown>, namespace);
-  const kind = raw.kind;
+  const kind = typeof raw.kind === 'string' ? raw.kind : '';
   const apiVersion = typeof raw.apiVersion === 'string' ? raw.apiVersion : '';
-  if ((kind !== 'VirtualService' && kind !== 'DestinationRule') || (apiVersion !== '' && !apiVersion.startsWith('networking.istio.io/'))) {
-    throw new UsageError(`${path}: ${role} is a ${String(kind)} (${apiVersion || 'no apiVersion'}); preflight judges only networking.istio.io VirtualServices and DestinationRules.`);
+  const want = JUDGED[kind];
+  if (want === undefined || (apiVersion !== '' && (want.endsWith('/') ? !apiVersion.startsWith(want) : apiVersion !== want))) {
+    throw new UsageError(
+      `${path}: ${role} is a ${kind || 'object without kind'} (${apiVersion || 'no apiVersion'}); preflight judges networking.istio.io VirtualServices and DestinationRules, apps/v1 Deployments and v1 Pods and Services.`,
+    );
   }
-  return slimIstio(raw);
+  if (kind === 'VirtualService' || kind === 'DestinationRule') return slimIstio(raw);
+  return slimAdmittedWorkload(raw);
 }
 
 async function loadRulesConfig(options: PreflightOptions): Promise<RulesConfig> {
   let raw: unknown;
+  let meshSection: unknown;
+  let webhookFile = false;
   if (options.configFile !== undefined) {
     const docs = await readConfigDocument(options.configFile);
-    // A bare rules config, or the webhook's config file, which keeps them under `rules:`.
-    raw = isRecord(docs) && !Object.keys(docs).every((k) => (RULES_CONFIG_FIELDS as readonly string[]).includes(k)) ? docs.rules : docs;
+    // A bare rules config, or the webhook's config file, which keeps them under `rules:` and the mesh under `mesh:`.
+    webhookFile = isRecord(docs) && !Object.keys(docs).every((k) => (RULES_CONFIG_FIELDS as readonly string[]).includes(k));
+    raw = webhookFile && isRecord(docs) ? docs.rules : docs;
+    meshSection = webhookFile && isRecord(docs) ? docs.mesh : undefined;
   }
-  const fromFile = (() => {
-    try {
-      return parseRulesConfig(raw);
-    } catch (err) {
-      throw new UsageError(`${options.configFile ?? 'config'}: ${(err as Error).message}`);
-    }
-  })();
-  if (options.rootNamespace === undefined) return fromFile;
+  const where = options.rootNamespace !== undefined ? '--root-namespace' : (options.configFile ?? 'config');
+  let rules: RulesConfig;
   try {
-    return parseRulesConfig({ ...(isRecord(raw) ? raw : {}), rootNamespace: options.rootNamespace });
+    rules = parseRulesConfig(options.rootNamespace === undefined ? raw : { ...(isRecord(raw) ? raw : {}), rootNamespace: options.rootNamespace });
   } catch (err) {
-    throw new UsageError(`--root-namespace: ${(err as Error).message}`);
+    throw new UsageError(`${where}: ${(err as Error).message}`);
   }
+  if (!webhookFile) return rules;
+  // The webhook's file: read its mesh the way the webhook does, so preflight judges as the webhook would.
+  const legacy = isRecord(raw) ? raw : {};
+  const parsed = parseMeshConfig(meshSection, {
+    ...(legacy.clusterDomain !== undefined ? { clusterDomain: { value: legacy.clusterDomain, where: 'rules.clusterDomain' } } : {}),
+    ...(legacy.defaultStableSubset !== undefined ? { defaultStableSubset: { value: legacy.defaultStableSubset, where: 'rules.defaultStableSubset' } } : {}),
+    // --root-namespace wins over both, below.
+    ...(options.rootNamespace === undefined && legacy.rootNamespace !== undefined ? { rootNamespace: { value: legacy.rootNamespace, where: 'rules.rootNamespace' } } : {}),
+  });
+  if (parsed.problems.length > 0) throw new UsageError(`${options.configFile ?? 'config'}: ${parsed.problems.join('; ')}`);
+  const { mesh } = parsed;
+  return {
+    ...rules,
+    clusterDomain: mesh.clusterDomain,
+    defaultStableSubset: mesh.defaultStableSubset,
+    rootNamespace: options.rootNamespace ?? mesh.rootNamespace,
+    guardLabel: mesh.guardLabel,
+  };
 }
 
 async function readConfigDocument(path: string): Promise<unknown> {
@@ -178,8 +208,8 @@ export type ScrapeStatusSource = (state: ClusterState) => Promise<ScrapeStatus |
 
 export async function preflight(options: PreflightOptions, scrapeStatus?: ScrapeStatusSource): Promise<PreflightOutcome> {
   const config = await loadRulesConfig(options);
-  const object = await readIstioObject(options.file, '--file', options.namespace);
-  const old = options.old !== undefined ? await readIstioObject(options.old, '--old', options.namespace) : undefined;
+  const object = await readJudgedObject(options.file, '--file', options.namespace);
+  const old = options.old !== undefined ? await readJudgedObject(options.old, '--old', options.namespace) : undefined;
   if (old && (old.kind !== object.kind || old.metadata.namespace !== object.metadata.namespace || old.metadata.name !== object.metadata.name)) {
     throw new UsageError(
       `--old is ${old.kind} ${old.metadata.namespace}/${old.metadata.name} but --file is ${object.kind} ${object.metadata.namespace}/${object.metadata.name}: both must be the same object.`,
@@ -189,7 +219,7 @@ export async function preflight(options: PreflightOptions, scrapeStatus?: Scrape
   const notes: string[] = [];
   if (ignored.size > 0) notes.push(`ignored objects the rules never read: ${[...ignored].map(([k, n]) => `${n} ${k}`).join(', ')}`);
   const { namespace, name } = object.metadata;
-  const current = object.kind === 'VirtualService' ? state.virtualServices().find((v) => v.metadata.namespace === namespace && v.metadata.name === name) : state.destinationRules(namespace).find((d) => d.metadata.name === name);
+  const current = storedObject(state, object.kind, namespace, name);
   if (!old && current) notes.push(`the state holds ${object.kind} ${namespace}/${name}; judging a CREATE as asked (pass it with --old to judge an UPDATE)`);
 
   const input: ReviewInput = {
@@ -201,7 +231,22 @@ export async function preflight(options: PreflightOptions, scrapeStatus?: Scrape
     nowMs: Date.now(),
   };
   const scrape = scrapeStatus ? await scrapeStatus(state) : undefined;
-  return { verdict: review(input, state, config, scrape), notes };
+  return { verdict: judgeAdmission(input, state, config, scrape), notes };
+}
+
+function storedObject(state: ClusterState, kind: AdmittedObject['kind'], namespace: string, name: string): unknown {
+  switch (kind) {
+    case 'VirtualService':
+      return state.virtualServices().find((v) => v.metadata.namespace === namespace && v.metadata.name === name);
+    case 'DestinationRule':
+      return state.destinationRules(namespace).find((d) => d.metadata.name === name);
+    case 'Deployment':
+      return state.deployment(namespace, name);
+    case 'Pod':
+      return state.pods(namespace).find((p) => p.metadata.name === name);
+    case 'Service':
+      return state.service(namespace, name);
+  }
 }
 
 export function formatText(verdict: ReviewVerdict): string {

@@ -19,12 +19,13 @@ import type { IstioApiVersion } from '../cluster/cluster-cache.js';
 import { KubernetesDeploymentPromoter } from '../cluster/deployment-labeler.js';
 import { KubernetesSubsetPods } from '../cluster/kubernetes-subset-pods.js';
 import { measureRecovery } from '../watcher/recovery-probe.js';
+import { runSmokeTest } from '../watcher/smoke-test.js';
 import { KubernetesEventRecorder } from '../cluster/events.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
 import { KubernetesLeaseStore } from '../cluster/kubernetes-lease-store.js';
 import { KubernetesVirtualServiceStore } from '../cluster/kubernetes-virtual-service-store.js';
 import { LeaseElector } from '../cluster/lease-elector.js';
-import { VirtualServicePatcher } from '../cluster/virtual-service-patcher.js';
+import { VirtualServicePatcher } from '../watcher/virtual-service-patcher.js';
 import { WatcherCaches } from '../cluster/watcher-caches.js';
 import { parseWatcherConfig, WatcherConfigError, type WatcherConfig } from '../config/watcher-config.js';
 import type { MetricsSource } from '../prometheus/metrics-source.js';
@@ -32,8 +33,7 @@ import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source
 import { MetricsCycleEvaluator } from '../watcher/cycle-evaluator.js';
 import { WatcherLoop } from '../watcher/loop.js';
 import { WatcherMetrics } from '../watcher/watcher-metrics.js';
-import { DEFAULT_MESH, type MeshOptions } from '../watcher/watch-targets.js';
-import { createMetricsServer } from '../webhook/metrics.js';
+import { createMetricsServer } from '../http/metrics-server.js';
 import { loadKubeConfig, serveUntilSignal } from './process-lifecycle.js';
 
 export const WATCHER_USAGE = `usage: bluegreen-guard watcher [options]
@@ -53,8 +53,8 @@ options:
   --metrics-port N          plain-HTTP port for /metrics, /live, /ready (default 9090)
   --metrics-host HOST       default 0.0.0.0
   --istio-api-version V     networking.istio.io version: v1 (default), v1beta1, v1alpha3
-  --root-namespace NS       Istio's mesh root namespace (default istio-system)
-  --cluster-domain DOMAIN   default cluster.local
+  --root-namespace NS       deprecated: set mesh.rootNamespace in the config file
+  --cluster-domain DOMAIN   deprecated: set mesh.clusterDomain in the config file
   --log-level LEVEL         debug, info (default), warn, error
   -h, --help`;
 
@@ -64,7 +64,6 @@ export interface WatcherProcessOptions {
   metricsPort: number;
   metricsHost: string;
   istioApiVersion: IstioApiVersion;
-  mesh: MeshOptions;
 }
 
 export interface RunningWatcher {
@@ -112,6 +111,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
   const sink: AlertSink = retrying ?? { send: () => Promise.resolve() };
   if (!config.prometheusUrl) log.warn({}, 'prometheusUrl is empty: every service is judged blind (no rollback on metrics); fix: set prometheusUrl');
   if (!alertmanager) log.warn({}, 'alertmanagerUrl is empty: the critical-alert rule is off and no alert is posted; fix: set alertmanagerUrl');
+  for (const warning of config.warnings) log.warn({}, warning);
 
   const subsetPods = new KubernetesSubsetPods(core);
   const loop: WatcherLoop = new WatcherLoop({
@@ -121,19 +121,20 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
       config,
       ...(alertmanager ? { firingAlerts: new AlertmanagerFiringAlertSource({ ...alertmanager, ...config.alerts }) } : {}),
     }),
-    writer: new VirtualServicePatcher(store),
+    writer: new VirtualServicePatcher(store, { mesh: config.mesh }),
     events: new KubernetesEventRecorder(core, options.identity),
     alerts: sink,
     promoter: new KubernetesDeploymentPromoter(core, kubeConfig.makeApiClient(AppsV1Api)),
     revisions: subsetPods,
     readyPods: subsetPods,
     recoveryProbe: (target, times) => measureRecovery(source, target, times),
+    smokeRunner: (spec) => runSmokeTest(spec),
     // Asked at each step, so a lost Lease stops writes mid-cycle.
     elector: { isLeader: () => elector.isLeader() },
     clock,
     metrics,
     log: log.child({ component: 'loop' }),
-    mesh: options.mesh,
+    mesh: config.mesh,
     config: { ...config, alerts: { extraLabels: config.alerts.extraLabels, generatorUrl: config.alerts.generatorUrl ?? config.prometheusUrl } },
   });
 
@@ -176,6 +177,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
       dryRun: config.dryRun,
       prometheus: config.prometheusUrl,
       alertmanager: config.alertmanagerUrl,
+      mesh: config.mesh,
     },
     'watcher started; acts once it holds the Lease and its caches have synced',
   );
@@ -268,7 +270,11 @@ export async function parseWatcherArgs(argv: string[], env: Record<string, strin
   if (values['dry-run']) raw = { ...raw, dryRun: true };
   if (values.prometheus !== undefined) raw = { ...raw, prometheusUrl: values.prometheus };
   if (values.alertmanager !== undefined) raw = { ...raw, alertmanagerUrl: values.alertmanager };
-  const config = parseWatcherConfig(raw);
+  // The old flags still work (with a warning) when the file's `mesh` leaves the field out.
+  const config = parseWatcherConfig(raw, {
+    ...(values['root-namespace'] !== undefined ? { rootNamespace: { value: values['root-namespace'], where: '--root-namespace' } } : {}),
+    ...(values['cluster-domain'] !== undefined ? { clusterDomain: { value: values['cluster-domain'], where: '--cluster-domain' } } : {}),
+  });
 
   const port = Number(values['metrics-port'] ?? '9090');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--metrics-port must be a port number, got ${values['metrics-port']}`);
@@ -286,7 +292,6 @@ export async function parseWatcherArgs(argv: string[], env: Record<string, strin
       metricsPort: port,
       metricsHost: values['metrics-host'] ?? '0.0.0.0',
       istioApiVersion: istioApiVersion as IstioApiVersion,
-      mesh: { ...DEFAULT_MESH, rootNamespace: values['root-namespace'] ?? DEFAULT_MESH.rootNamespace, clusterDomain: values['cluster-domain'] ?? DEFAULT_MESH.clusterDomain },
     },
   };
 }

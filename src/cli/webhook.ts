@@ -16,11 +16,11 @@ import { MemoryClusterState } from '../cluster/memory-cluster-state.js';
 import type { ListWatchClient } from '../cluster/watch-cache.js';
 import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError, type WebhookConfig } from '../config/webhook-config.js';
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
-import { GUARD_LABEL } from '../istio/annotations.js';
-import { isGuarded } from '../webhook/guarded.js';
+import { isGuarded, isGuardedNamespace } from '../istio/guard.js';
+import { createMetricsServer } from '../http/metrics-server.js';
 import { judgeGuardSwitches } from '../webhook/rules/guard-switches.js';
 import { AUDIT_BREAK_GLASS_REASON, AUDIT_BREAK_GLASS_USER, breakGlass } from '../webhook/rules/break-glass.js';
-import { AdmissionMetrics, createMetricsServer } from '../webhook/metrics.js';
+import { AdmissionMetrics } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
 import { CertificateReloader, loadServingCertificate } from '../webhook/tls.js';
@@ -51,7 +51,8 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     sink: state,
     log: log.child({ component: 'cache' }),
     scope: config.kubernetes.cacheScope,
-    rootNamespace: config.rules.rootNamespace,
+    rootNamespace: config.mesh.rootNamespace,
+    isGuardedNamespace: (ns) => isGuardedNamespace(ns, config.mesh),
     istioApiVersion: config.kubernetes.istioApiVersion,
     tuning: { watchTimeoutSeconds: config.kubernetes.watchTimeoutSeconds, stallMs: config.kubernetes.stallSeconds * 1000 },
   });
@@ -74,7 +75,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     judge: (input: ReviewInput) => judgeAdmission(input, state, config.rules, scrapeStatus),
     isGuarded: (input: ReviewInput) => {
       const obj = input.object ?? input.oldObject;
-      return obj !== undefined && isGuarded(obj, state, config.rules);
+      return obj !== undefined && isGuarded(obj, state, config.mesh);
     },
     readiness,
     metrics,
@@ -85,7 +86,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     afterLargeReview: () => void releaseHeap(),
     guardSwitches: (input: ReviewInput) => {
       const obj = input.object ?? input.oldObject;
-      return judgeGuardSwitches(input, obj !== undefined && state.namespace(obj.metadata.namespace)?.metadata.labels?.[GUARD_LABEL] === 'enabled', config.rules);
+      return judgeGuardSwitches(input, obj !== undefined && isGuardedNamespace(state.namespace(obj.metadata.namespace), config.mesh), config.rules);
     },
     // A review that errors is refused; break-glass is the way through, as for any denial.
     override: (input: ReviewInput) => {
@@ -124,7 +125,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
       admission: `https://${admissionAddress.address}:${admissionAddress.port}${config.admission.path}`,
       metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics`,
       cacheScope: config.kubernetes.cacheScope,
-      rootNamespace: config.rules.rootNamespace,
+      mesh: config.mesh,
       prometheus: config.prometheus.url ?? 'none: metrics-scraped is skipped',
       modes: config.rules.modes,
       certificate: { subject: certificate.subject, subjectAltName: certificate.subjectAltName, validTo: certificate.validTo },

@@ -25,6 +25,12 @@ export interface ClusterState {
   virtualServices(): readonly VirtualService[];
   service(namespace: string, name: string): Service | undefined;
   pods(namespace: string): readonly Pod[];
+  /**
+   * The pods of a namespace whose labels carry every `key: value` of the
+   * selector (equality, as a Service selector or a subset selects); an empty
+   * selector selects them all. Answered from a label index, never a scan.
+   */
+  podsMatching(namespace: string, selector: Labels): readonly Pod[];
   replicaSet(namespace: string, name: string): ReplicaSet | undefined;
   deployment(namespace: string, name: string): Deployment | undefined;
   /** batch/v1 Jobs of a namespace (migrations, backfills), for the `jobs` rule. */

@@ -8,7 +8,7 @@ import type { VirtualService } from '../istio/types.js';
 import type { JsonPatchOp } from '../watcher/json-patch.js';
 import { apiFailure } from './api-error.js';
 import { slimIstio } from './slim.js';
-import { WriteConflict, type VirtualServiceStore } from './virtual-service-patcher.js';
+import { WriteConflict, type VirtualServiceStore } from '../watcher/virtual-service-store.js';
 
 export const FIELD_MANAGER = 'bluegreen-guard';
 

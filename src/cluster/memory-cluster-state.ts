@@ -1,36 +1,57 @@
-import type { ClusterObject, Deployment, DestinationRule, Job, Pod, ReplicaSet, Service, VirtualService } from '../istio/types.js';
+import type { ClusterObject, Deployment, DestinationRule, Job, Labels, Pod, ReplicaSet, Service, VirtualService } from '../istio/types.js';
 import type { ClusterState, Namespace } from './cluster-state.js';
+import { PodLabelIndex } from './pod-label-index.js';
 
 type Kind = (ClusterObject | Namespace)['kind'];
 type ByName<T> = Map<string, T>;
 
 /**
- * ClusterState held in memory, indexed by kind and namespace. The webhook's
- * watch caches write into one; `preflight` fills one from files.
+ * ClusterState held in memory, indexed by kind and namespace, pods also by
+ * label. The webhook's watch caches write into one; `preflight` fills one from
+ * files.
  */
 export class MemoryClusterState implements ClusterState {
   private readonly byKind = new Map<Kind, Map<string, ByName<ClusterObject | Namespace>>>();
+  /** Pods live here only, not in `byKind`. */
+  private readonly podsByNamespace = new Map<string, PodLabelIndex>();
   private vsList: VirtualService[] | undefined;
 
   upsert(obj: ClusterObject | Namespace): void {
     const ns = obj.metadata.namespace ?? '';
+    if (obj.kind === 'Pod') {
+      let index = this.podsByNamespace.get(ns);
+      if (!index) this.podsByNamespace.set(ns, (index = new PodLabelIndex()));
+      index.upsert(obj);
+      return;
+    }
     this.bucket(obj.kind, ns).set(obj.metadata.name, obj);
     if (obj.kind === 'VirtualService') this.vsList = undefined;
   }
 
   remove(kind: Kind, namespace: string, name: string): void {
+    if (kind === 'Pod') {
+      const index = this.podsByNamespace.get(namespace);
+      index?.remove(name);
+      if (index?.size === 0) this.podsByNamespace.delete(namespace);
+      return;
+    }
     this.byKind.get(kind)?.get(namespace)?.delete(name);
     if (kind === 'VirtualService') this.vsList = undefined;
   }
 
   /** Drop every object of a kind, before a relist replaces them. */
   clear(kind: Kind): void {
+    if (kind === 'Pod') this.podsByNamespace.clear();
     this.byKind.delete(kind);
     if (kind === 'VirtualService') this.vsList = undefined;
   }
 
   count(kind: Kind): number {
     let n = 0;
+    if (kind === 'Pod') {
+      for (const index of this.podsByNamespace.values()) n += index.size;
+      return n;
+    }
     for (const m of this.byKind.get(kind)?.values() ?? []) n += m.size;
     return n;
   }
@@ -58,7 +79,11 @@ export class MemoryClusterState implements ClusterState {
   }
 
   pods(namespace: string): readonly Pod[] {
-    return this.list<Pod>('Pod', namespace);
+    return this.podsByNamespace.get(namespace)?.all() ?? [];
+  }
+
+  podsMatching(namespace: string, selector: Labels): readonly Pod[] {
+    return this.podsByNamespace.get(namespace)?.matching(selector) ?? [];
   }
 
   replicaSet(namespace: string, name: string): ReplicaSet | undefined {

@@ -152,15 +152,24 @@ export function slimPod(raw: Json): Pod {
   return pod;
 }
 
+const JOB_CONTROLLER_LABELS = new Set(['controller-uid', 'job-name']);
+
 export function slimJob(raw: Json): Job {
   const meta = asObject(raw.metadata);
   const annotations = asObject(meta.annotations);
   const status = asObject(raw.status);
   const complete = condition(status, 'Complete');
   const failed = condition(status, 'Failed');
+  const metadata = slimMeta(meta);
+  if (metadata.labels) {
+    // The job controller's own labels carry the Job's uid twice or four times and no meaning for the rules.
+    const kept = Object.entries(metadata.labels).filter(([k]) => !JOB_CONTROLLER_LABELS.has(k) && !k.startsWith('batch.kubernetes.io/'));
+    if (kept.length > 0) metadata.labels = Object.fromEntries(kept);
+    else delete metadata.labels;
+  }
   const job: Job = {
     kind: 'Job',
-    metadata: slimMeta(meta),
+    metadata,
     beforeCutover: annotations[BEFORE_CUTOVER] === 'true',
     blocksCutover: annotations[BLOCKS_CUTOVER] === 'true',
     outcome: complete?.status === 'True' ? 'succeeded' : failed?.status === 'True' ? 'failed' : 'running',
@@ -203,11 +212,11 @@ export function slimService(raw: Json): Service {
   const spec = asObject(raw.spec);
   const selector = labels(spec.selector);
   const ports = asArray(spec.ports).map((p) => asNumber(asObject(p).port)).filter((n): n is number => n !== undefined);
-  return {
-    kind: 'Service',
-    metadata: slimMeta(raw.metadata),
-    spec: { ...(selector ? { selector } : {}), ...(ports.length > 0 ? { ports } : {}) },
-  };
+  const slimSpec: Service['spec'] = {};
+  if (selector) slimSpec.selector = selector;
+  // A copy of exact length: filter()'s result keeps room to grow, and there is one per Service.
+  if (ports.length > 0) slimSpec.ports = ports.slice();
+  return { kind: 'Service', metadata: slimMeta(raw.metadata), spec: slimSpec };
 }
 
 export function slimReplicaSet(raw: Json): ReplicaSet {

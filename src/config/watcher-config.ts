@@ -1,7 +1,9 @@
 // The watcher's whole configuration: one typed object with the seed's
 // defaults, parsed and validated once at the composition root. Every problem
 // is reported at once, each naming the field and how to fix it.
+import { DEFAULT_MESH, type Mesh } from '../istio/mesh.js';
 import { DEFAULT_LATCH_POLICY, type LatchPolicy } from '../watcher/latch.js';
+import { parseMeshConfig, type LegacyMeshValue, type MeshField } from './mesh-config.js';
 import { DEFAULT_RECOVERY_POLICY, type RecoveryPolicy } from '../watcher/recovery.js';
 import { DEFAULT_ERROR_RATIO_QUERY, DEFAULT_LATENCY_P99_QUERY, ISTIO_LABELS, type QueryTemplate } from '../prometheus/query-templates.js';
 
@@ -69,6 +71,10 @@ export interface WatcherConfig {
   promotion: { enabled: boolean; labelKey: string; labelValue: string };
   /** Rollback latch (docs/watcher-rollback.md): record the rolled-back revisions; expirySeconds 0 keeps them until cleared. */
   latch: LatchPolicy;
+  /** The mesh as the webhook sees it too (src/config/mesh-config.ts). */
+  mesh: Mesh;
+  /** Deprecated keys in use, logged at start. */
+  warnings: string[];
   /** After a rollback: the stable version back to its pre-cutover level within windowSeconds, callers too (docs/watcher-rollback.md). */
   recovery: RecoveryPolicy;
 }
@@ -106,6 +112,8 @@ export function defaultWatcherConfig(): WatcherConfig {
     lease: { name: 'bluegreen-guard-watcher', namespace: 'bluegreen-guard', durationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 },
     promotion: { enabled: false, labelKey: 'env', labelValue: 'prod' },
     latch: { ...DEFAULT_LATCH_POLICY },
+    mesh: { ...DEFAULT_MESH },
+    warnings: [],
     recovery: { ...DEFAULT_RECOVERY_POLICY },
   };
 }
@@ -220,13 +228,16 @@ class Reader {
   }
 }
 
-/** Parses a configuration document (YAML/JSON already decoded) over the seed defaults. */
-export function parseWatcherConfig(raw: unknown): WatcherConfig {
+/**
+ * Parses a configuration document (YAML/JSON already decoded) over the seed
+ * defaults. `legacyMesh`: mesh values given the old way (`--cluster-domain`).
+ */
+export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<MeshField, LegacyMeshValue>> = {}): WatcherConfig {
   const d = defaultWatcherConfig();
   const r = new Reader();
   const top = r.object(raw, '', [
     'intervalSeconds', 'dryRun', 'prometheusUrl', 'prometheusTimeoutMs', 'alertmanagerUrl', 'alertmanagerTimeoutMs',
-    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion', 'latch', 'recovery',
+    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion', 'latch', 'recovery', 'mesh',
   ]);
   const seconds = { exclusiveMin: 0 };
   const ratio = { exclusiveMin: 0, max: 1 };
@@ -296,6 +307,8 @@ export function parseWatcherConfig(raw: unknown): WatcherConfig {
   }
   const pr = r.object(top?.promotion, 'promotion', ['enabled', 'labelKey', 'labelValue']);
   const la = r.object(top?.latch, 'latch', ['enabled', 'expirySeconds', 'lookupTimeoutMs']);
+  const mesh = parseMeshConfig(top?.mesh, legacyMesh);
+  r.problems.push(...mesh.problems);
   const rc = r.object(top?.recovery, 'recovery', ['enabled', 'windowSeconds', 'baselineSeconds', 'rateWindowSeconds', 'errorRatioMargin', 'latencyP99MarginRatio']);
 
   const config: WatcherConfig = {
@@ -342,6 +355,8 @@ export function parseWatcherConfig(raw: unknown): WatcherConfig {
       expirySeconds: r.number(la, 'latch', 'expirySeconds', d.latch.expirySeconds, { min: 0, integer: true }),
       lookupTimeoutMs: r.number(la, 'latch', 'lookupTimeoutMs', d.latch.lookupTimeoutMs, { min: 1, integer: true }),
     },
+    mesh: mesh.mesh,
+    warnings: mesh.warnings,
     recovery: {
       enabled: r.boolean(rc, 'recovery', 'enabled', d.recovery.enabled),
       windowSeconds: r.number(rc, 'recovery', 'windowSeconds', d.recovery.windowSeconds, { exclusiveMin: 0 }),

@@ -5,8 +5,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { CacheScope, IstioApiVersion } from '../cluster/cluster-cache.js';
+import type { Mesh } from '../istio/mesh.js';
 import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from '../webhook/admission-transport.js';
 import { parseRulesConfig, type RulesConfig } from '../webhook/rules-config.js';
+import { parseMeshConfig, type LegacyMeshValue, type MeshField } from './mesh-config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -32,10 +34,15 @@ export interface WebhookConfig {
   logLevel: LogLevel;
   /** Where the `metrics-scraped` rule asks whether pods are scraped; null turns the rule into a "skipped" warning. */
   prometheus: { url: string | null; refreshIntervalSeconds: number; timeoutMs: number };
+  /** The mesh as the watcher sees it too (src/config/mesh-config.ts). */
+  mesh: Mesh;
+  /** The rules' settings; its rootNamespace, clusterDomain and defaultStableSubset are the mesh's. */
   rules: RulesConfig;
+  /** Deprecated keys in use, logged at start. */
+  warnings: string[];
 }
 
-export function defaultWebhookConfigDocument(): Omit<WebhookConfig, 'rules'> {
+export function defaultWebhookConfigDocument(): Omit<WebhookConfig, 'rules' | 'mesh' | 'warnings'> {
   return {
     admission: { host: '0.0.0.0', port: 8443, path: '/validate', bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES },
     tls: { certFile: '/etc/bluegreen-guard/tls/tls.crt', keyFile: '/etc/bluegreen-guard/tls/tls.key', pollIntervalSeconds: 10 },
@@ -70,7 +77,8 @@ Options override the same setting in the config file.
   --kubeconfig FILE        cluster access (kubernetes.kubeconfig; default in-cluster or ~/.kube/config)
   --context NAME           kubeconfig context (kubernetes.context)
   --cache-scope SCOPE      cluster | guarded-namespaces (kubernetes.cacheScope)
-  --root-namespace NS      Istio's mesh root namespace (rules.rootNamespace, default istio-system)
+  --root-namespace NS      Istio's mesh root namespace (mesh.rootNamespace, default istio-system)
+  --cluster-domain DOMAIN  Kubernetes cluster domain (mesh.clusterDomain, default cluster.local)
   --log-level LEVEL        ${LOG_LEVELS.join(' | ')} (logLevel, default info)
   --prometheus URL         Prometheus the metrics-scraped rule asks for 'up' (prometheus.url; unset: rule skipped)`;
 
@@ -94,6 +102,7 @@ export function parseWebhookFlags(argv: string[]): { help: boolean; configFile: 
       context: { type: 'string' },
       'cache-scope': { type: 'string' },
       'root-namespace': { type: 'string' },
+      'cluster-domain': { type: 'string' },
       'log-level': { type: 'string' },
       prometheus: { type: 'string' },
     },
@@ -116,7 +125,8 @@ const FLAG_PATHS: Record<string, { path: [string, string] | [string]; numeric?: 
   kubeconfig: { path: ['kubernetes', 'kubeconfig'] },
   context: { path: ['kubernetes', 'context'] },
   'cache-scope': { path: ['kubernetes', 'cacheScope'] },
-  'root-namespace': { path: ['rules', 'rootNamespace'] },
+  'root-namespace': { path: ['mesh', 'rootNamespace'] },
+  'cluster-domain': { path: ['mesh', 'clusterDomain'] },
   'log-level': { path: ['logLevel'] },
   prometheus: { path: ['prometheus', 'url'] },
 };
@@ -169,6 +179,13 @@ function applyFlags(raw: unknown, overrides: Record<string, string>): unknown {
     const obj = existing !== null && typeof existing === 'object' && !Array.isArray(existing) ? (existing as Record<string, unknown>) : {};
     obj[key] = parsed;
     doc[section] = obj;
+    // A flag overrides the file, the file's deprecated spelling of the same field included.
+    const rules = doc.rules;
+    if (section === 'mesh' && rules !== null && typeof rules === 'object' && !Array.isArray(rules) && key in rules) {
+      const rest = { ...(rules as Record<string, unknown>) };
+      delete rest[key];
+      doc.rules = rest;
+    }
   }
   return doc;
 }
@@ -179,7 +196,7 @@ type Obj = Record<string, unknown>;
 export function parseWebhookConfig(raw: unknown): WebhookConfig {
   const d = defaultWebhookConfigDocument();
   const problems: string[] = [];
-  const top = section(raw, '', ['admission', 'tls', 'metrics', 'kubernetes', 'shutdownGraceSeconds', 'logLevel', 'prometheus', 'rules'], problems);
+  const top = section(raw, '', ['admission', 'tls', 'metrics', 'kubernetes', 'shutdownGraceSeconds', 'logLevel', 'prometheus', 'mesh', 'rules'], problems);
   const p = section(top?.prometheus, 'prometheus', ['url', 'refreshIntervalSeconds', 'timeoutMs'], problems);
   const a = section(top?.admission, 'admission', ['host', 'port', 'path', 'bodyLimitBytes'], problems);
   const t = section(top?.tls, 'tls', ['certFile', 'keyFile', 'pollIntervalSeconds'], problems);
@@ -187,7 +204,7 @@ export function parseWebhookConfig(raw: unknown): WebhookConfig {
   const k = section(top?.kubernetes, 'kubernetes', ['kubeconfig', 'context', 'cacheScope', 'istioApiVersion', 'watchTimeoutSeconds', 'stallSeconds'], problems);
   const f = new Fields(problems);
 
-  const config: Omit<WebhookConfig, 'rules'> = {
+  const config: Omit<WebhookConfig, 'rules' | 'mesh' | 'warnings'> = {
     admission: {
       host: f.string(a, 'admission.host', d.admission.host),
       port: f.port(a, 'admission.port', d.admission.port),
@@ -228,8 +245,27 @@ export function parseWebhookConfig(raw: unknown): WebhookConfig {
   } catch (e) {
     problems.push(`rules: ${(e as Error).message}`);
   }
+  const parsedMesh = parseMeshConfig(top?.mesh, legacyMeshKeys(top?.rules));
+  problems.push(...parsedMesh.problems);
   if (problems.length > 0 || !rules) throw new WebhookConfigError(problems);
-  return { ...config, rules };
+  const { mesh } = parsedMesh;
+  return {
+    ...config,
+    mesh,
+    rules: { ...rules, rootNamespace: mesh.rootNamespace, clusterDomain: mesh.clusterDomain, defaultStableSubset: mesh.defaultStableSubset, guardLabel: mesh.guardLabel },
+    warnings: parsedMesh.warnings,
+  };
+}
+
+/** The rules keys `mesh` replaces, as given (deprecated, still read). */
+function legacyMeshKeys(rules: unknown): Partial<Record<MeshField, LegacyMeshValue>> {
+  if (rules === null || typeof rules !== 'object' || Array.isArray(rules)) return {};
+  const r = rules as Obj;
+  const out: Partial<Record<MeshField, LegacyMeshValue>> = {};
+  for (const field of ['rootNamespace', 'clusterDomain', 'defaultStableSubset'] as const) {
+    if (r[field] !== undefined) out[field] = { value: r[field], where: `rules.${field}` };
+  }
+  return out;
 }
 
 function section(value: unknown, path: string, known: readonly string[], problems: string[]): Obj | undefined {

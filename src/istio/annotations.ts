@@ -45,3 +45,5 @@ export const ROLLBACK_LATCH = `${PREFIX}rollback-latch`;
 export const ROLLBACK_LATCH_ACK = `${PREFIX}rollback-latch-ack`;
 /** Recovery after a rollback: pending, recovered (in N s) or failed, with the measured values (JSON, watcher/recovery.ts). */
 export const RECOVERY = `${PREFIX}recovery`;
+/** The watcher's pre-traffic smoke test of a candidate at 0 %: outcome and the revisions tested (JSON, watcher/pre-traffic-smoke.ts). */
+export const SMOKE_RESULT = `${PREFIX}smoke-result`;

@@ -9,14 +9,31 @@ export function resolveHost(host: string, namespace: string, clusterDomain: stri
   return `${host}.${namespace}.svc.${clusterDomain}`;
 }
 
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+}
+
 /** The Kubernetes Service behind a fully qualified host, if it is one (`name.ns.svc.<domain>`). */
-export function serviceOfHost(fqdn: string, clusterDomain: string): { namespace: string; name: string } | undefined {
+export function serviceOfHost(fqdn: string, clusterDomain: string): ServiceRef | undefined {
   const suffix = `.svc.${clusterDomain}`;
   if (!fqdn.endsWith(suffix)) return undefined;
   const parts = fqdn.slice(0, -suffix.length).split('.');
   if (parts.length !== 2 || parts.some((p) => p === '' || p === '*')) return undefined;
   const [name, namespace] = parts as [string, string];
   return { namespace, name };
+}
+
+/**
+ * The service a destination host names the way Istio's standard metrics label
+ * it (`destination_service_name`, `destination_service_namespace`): the
+ * Kubernetes Service for `name.ns.svc.<clusterDomain>` (short names resolved
+ * first), otherwise (a ServiceEntry host) the host itself, in the namespace of
+ * the object that names it.
+ */
+export function metricsServiceOf(host: string, namespace: string, clusterDomain: string): ServiceRef {
+  const fqdn = resolveHost(host, namespace, clusterDomain);
+  return serviceOfHost(fqdn, clusterDomain) ?? { namespace, name: fqdn };
 }
 
 /**

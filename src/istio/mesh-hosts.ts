@@ -69,3 +69,58 @@ export function conflictingHosts(vs: VirtualService, other: VirtualService, clus
   for (const mine of mineAll) if (theirs.some((t) => claimsConflict(mine, t))) hosts.add(mine.host);
   return [...hosts];
 }
+
+interface Claim extends ScopedHost {
+  vs: VirtualService;
+}
+
+/** Every mesh claim of a set of VirtualServices, by host; wildcard hosts apart, as they can cover any name. */
+interface HostIndex {
+  exact: Map<string, Claim[]>;
+  wildcard: Claim[];
+  all: Claim[];
+}
+
+const isWildcard = (host: string) => host.startsWith('*');
+
+// The cluster state hands out the same list until a VirtualService changes, so the index is built
+// once per change, not once per review.
+const indexMemo = new WeakMap<readonly VirtualService[], { clusterDomain: string; index: HostIndex }>();
+
+function hostIndex(list: readonly VirtualService[], clusterDomain: string): HostIndex {
+  const hit = indexMemo.get(list);
+  if (hit?.clusterDomain === clusterDomain) return hit.index;
+  const index: HostIndex = { exact: new Map(), wildcard: [], all: [] };
+  for (const vs of list) {
+    for (const claim of meshHostClaims(vs, clusterDomain)) {
+      const c = { ...claim, vs };
+      index.all.push(c);
+      if (isWildcard(c.host)) index.wildcard.push(c);
+      else index.exact.set(c.host, [...(index.exact.get(c.host) ?? []), c]);
+    }
+  }
+  indexMemo.set(list, { clusterDomain, index });
+  return index;
+}
+
+/**
+ * The VirtualServices of `others` whose mesh claims conflict with `vs`'s, each with the hosts of
+ * `vs` involved. `vs` itself (same namespace and name) is never among them.
+ */
+export function meshHostConflicts(vs: VirtualService, others: readonly VirtualService[], clusterDomain: string): Map<VirtualService, string[]> {
+  const found = new Map<VirtualService, Set<string>>();
+  const mine = meshHostClaims(vs, clusterDomain);
+  if (mine.length === 0) return new Map();
+  const index = hostIndex(others, clusterDomain);
+  const same = (o: VirtualService) => o.metadata.namespace === vs.metadata.namespace && o.metadata.name === vs.metadata.name;
+  for (const claim of mine) {
+    const candidates = isWildcard(claim.host) ? index.all : [...(index.exact.get(claim.host) ?? []), ...index.wildcard];
+    for (const c of candidates) {
+      if (same(c.vs) || !claimsConflict(claim, c)) continue;
+      let hosts = found.get(c.vs);
+      if (!hosts) found.set(c.vs, (hosts = new Set()));
+      hosts.add(claim.host);
+    }
+  }
+  return new Map([...found].map(([o, hosts]) => [o, [...hosts]]));
+}

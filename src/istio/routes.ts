@@ -16,6 +16,10 @@ export interface RoutedDestination {
   port: number | undefined;
   /** The weight as written (may be absent or invalid; see the `weights` rule). */
   weight: unknown;
+  /** `weight` when it is a number: what a JSON Patch `test`/`replace` sees; undefined when absent or not a number. */
+  writtenWeight: number | undefined;
+  /** Position in the route's `route` list: `/spec/<kind>/<route index>/route/<index>/weight`. */
+  index: number;
   /** Share of the route's traffic, 0..100. */
   sharePercent: number;
 }
@@ -37,7 +41,12 @@ export interface Route {
    * conditions, so inserting a route above it does not make it "new".
    */
   key: string;
-  /** How messages name the route: `http[0]` or `http[0] "primary"`. */
+  /** The route's `name`, if it has one. */
+  name: string | undefined;
+  /**
+   * How every message, Event, annotation, alert and log names the route:
+   * `http[0]` or `http[0] "primary"` (see routeLabel).
+   */
   label: string;
   destinations: RoutedDestination[];
   mirrors: MirrorDestination[];
@@ -80,11 +89,16 @@ export function routesOf(vs: VirtualService, clusterDomain: string): Route[] {
       if (n > 0) key += `#${n}`;
       const routeDestinations = asArray(r.route) as RouteDestination[];
       const shares = sharesPercent(routeDestinations.map((rd) => asRecord(rd).weight));
-      const destinations = routeDestinations.map((rd, i) => ({
-        ...resolve(asRecord(rd).destination as Destination | undefined),
-        weight: asRecord(rd).weight,
-        sharePercent: shares[i] ?? 0,
-      }));
+      const destinations = routeDestinations.map((rd, i) => {
+        const weight = asRecord(rd).weight;
+        return {
+          ...resolve(asRecord(rd).destination as Destination | undefined),
+          weight,
+          writtenWeight: typeof weight === 'number' ? weight : undefined,
+          index: i,
+          sharePercent: shares[i] ?? 0,
+        };
+      });
       const mirrors: MirrorDestination[] = [];
       if (kind === 'http') {
         if (r.mirror != null) mirrors.push({ ...resolve(r.mirror as Destination), field: 'mirror' });
@@ -92,11 +106,25 @@ export function routesOf(vs: VirtualService, clusterDomain: string): Route[] {
           mirrors.push({ ...resolve(asRecord(m).destination as Destination | undefined), field: `mirrors[${i}]` });
         });
       }
-      const label = `${kind}[${index}]${name !== undefined ? ` "${name}"` : ''}`;
-      routes.push({ kind, index, key, label, destinations, mirrors });
+      routes.push({ kind, index, key, name, label: routeLabel({ kind, index, name }), destinations, mirrors });
     });
   }
   return routes;
+}
+
+/** `http[0]` or `http[0] "primary"`: the one spelling of a route's name, for the webhook and the watcher alike. */
+export function routeLabel(route: { kind: RouteKind; index: number; name?: string | undefined }): string {
+  return `${route.kind}[${route.index}]${route.name !== undefined && route.name !== '' ? ` "${route.name}"` : ''}`;
+}
+
+/** Share of a route's traffic that goes to destinations with this subset, whatever their host. */
+export function subsetShare(route: Route, subset: string): number {
+  return route.destinations.filter((d) => d.subset === subset).reduce((a, d) => a + d.sharePercent, 0);
+}
+
+/** Whether any destination of the route names this subset, at any weight. */
+export function namesSubset(route: Route, subset: string): boolean {
+  return route.destinations.some((d) => d.subset === subset);
 }
 
 /** Share a subset of a host gets in a route (0 when absent). */

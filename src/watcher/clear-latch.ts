@@ -4,7 +4,7 @@
 // the configured groups) and audits the clear.
 import { ROLLBACK_LATCH, ROLLBACK_LATCH_ACK } from '../istio/annotations.js';
 import { parseLatch, type LatchEntry } from '../istio/rollback-latch.js';
-import { WriteConflict, type VirtualServiceStore } from '../cluster/virtual-service-patcher.js';
+import { WriteConflict, type VirtualServiceStore } from './virtual-service-store.js';
 import { annotationOps, testResourceVersion } from './json-patch.js';
 
 export type ClearLatchResult =

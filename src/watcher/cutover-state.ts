@@ -12,14 +12,18 @@ import {
   STABLE_SINCE,
   STABLE_SUBSET,
 } from '../istio/annotations.js';
+import { metricsServiceOf, type ServiceRef } from '../istio/hosts.js';
+import type { Mesh } from '../istio/mesh.js';
 import { stableSubsetOf } from '../istio/roles.js';
+import { namesSubset, routesOf, subsetShare, type Route } from '../istio/routes.js';
 import type { VirtualService } from '../istio/types.js';
 import type { Verdict } from './verdict.js';
-import { namesSubset, routesOf, subsetShare, type RouteView } from './route-weights.js';
-import { serviceOfHost, type ServiceRef } from './service-ref.js';
+
+/** What reading a VirtualService's cutover needs to know about the mesh. */
+export type CutoverMesh = Pick<Mesh, 'clusterDomain' | 'defaultStableSubset'>;
 
 export interface CutoverRoles {
-  /** Rollback target: `bluegreen-guard.io/stable-subset`, `green` when nothing is recorded. */
+  /** Rollback target: `bluegreen-guard.io/stable-subset`, `mesh.defaultStableSubset` when nothing is recorded. */
   stableSubset: string;
   /** Every other subset the service's routes name (and the recorded candidate). */
   candidateSubsets: string[];
@@ -60,11 +64,11 @@ export interface CutoverState {
 
 type Annotations = Readonly<Record<string, string>>;
 
-export function readCutoverState(vs: VirtualService): CutoverState {
+export function readCutoverState(vs: VirtualService, mesh: CutoverMesh): CutoverState {
   const a: Annotations = vs.metadata.annotations ?? {};
-  const routes = routesOf(vs);
-  const roles = rolesOf(vs, routes, a);
-  const active = activeCandidates(vs, routes, roles);
+  const routes = routesOf(vs, mesh.clusterDomain);
+  const roles = rolesOf(vs, routes, a, mesh);
+  const active = activeCandidates(vs, routes, roles, mesh);
   const cutoverStartedAt = time(a[CUTOVER_STARTED_AT]);
   const rolledBackAt = time(a[ROLLED_BACK_AT]);
   const stableSince = time(a[STABLE_SINCE]);
@@ -157,11 +161,11 @@ export function decideCutover(state: CutoverState, now: Date, verdict: Verdict |
   return { kind: 'none' };
 }
 
-function rolesOf(vs: VirtualService, routes: readonly RouteView[], a: Annotations): CutoverRoles {
+function rolesOf(vs: VirtualService, routes: readonly Route[], a: Annotations, mesh: CutoverMesh): CutoverRoles {
   const recordedStable = nonEmpty(a[STABLE_SUBSET]);
   const recordedCandidate = nonEmpty(a[CANDIDATE_SUBSET]);
-  const stableSubset = stableSubsetOf(vs, undefined, DEFAULT_STABLE_SUBSET);
-  const anchor = [stableSubset, recordedCandidate ?? (recordedStable ? undefined : DEFAULT_CANDIDATE_SUBSET)].filter(
+  const stableSubset = stableSubsetOf(vs, undefined, mesh.defaultStableSubset);
+  const anchor = [stableSubset, recordedCandidate ?? (recordedStable ? undefined : defaultCandidate(stableSubset))].filter(
     (s): s is string => s !== undefined && s !== stableSubset,
   );
   // The service is whatever the stable (or recorded candidate) subset routes to;
@@ -169,42 +173,49 @@ function rolesOf(vs: VirtualService, routes: readonly RouteView[], a: Annotation
   const services = new Set<string>();
   for (const r of routes) {
     for (const d of r.destinations) {
-      if (d.subset === stableSubset || anchor.includes(d.subset ?? '')) services.add(serviceKeyOf(d.host, vs));
+      if (d.subset === stableSubset || anchor.includes(d.subset ?? '')) services.add(serviceKeyOf(d.host, vs, mesh));
     }
   }
   const candidates = new Set<string>(anchor);
   for (const r of routes) {
     for (const d of r.destinations) {
-      if (d.subset !== undefined && d.subset !== stableSubset && services.has(serviceKeyOf(d.host, vs))) candidates.add(d.subset);
+      if (d.subset !== undefined && d.subset !== stableSubset && services.has(serviceKeyOf(d.host, vs, mesh))) candidates.add(d.subset);
     }
   }
   return { stableSubset, candidateSubsets: [...candidates] };
 }
 
-function activeCandidates(vs: VirtualService, routes: readonly RouteView[], roles: CutoverRoles): ActiveCandidate[] {
+function activeCandidates(vs: VirtualService, routes: readonly Route[], roles: CutoverRoles, mesh: CutoverMesh): ActiveCandidate[] {
   const best = new Map<string, { share: number; host: string }>();
   for (const r of routes) {
     for (const d of r.destinations) {
       if (d.subset === undefined || !roles.candidateSubsets.includes(d.subset) || d.sharePercent <= 0) continue;
       const prev = best.get(d.subset);
-      if (!prev || d.sharePercent > prev.share) best.set(d.subset, { share: d.sharePercent, host: d.host });
+      if (!prev || d.sharePercent > prev.share) best.set(d.subset, { share: d.sharePercent, host: d.writtenHost });
     }
   }
   return [...best.entries()]
-    .map(([subset, b]) => ({ subset, maxSharePercent: b.share, host: b.host, service: serviceOfHost(b.host, vs.metadata.namespace) }))
+    .map(([subset, b]) => ({ subset, maxSharePercent: b.share, host: b.host, service: metricsServiceOf(b.host, vs.metadata.namespace, mesh.clusterDomain) }))
     .sort((x, y) => y.maxSharePercent - x.maxSharePercent);
 }
 
 /** Full traffic: no route that names the stable subset or a candidate gives the stable subset any share. */
-function stableGetsNoTraffic(routes: readonly RouteView[], roles: CutoverRoles): boolean {
+function stableGetsNoTraffic(routes: readonly Route[], roles: CutoverRoles): boolean {
   return routes
     .filter((r) => namesSubset(r, roles.stableSubset) || roles.candidateSubsets.some((c) => namesSubset(r, c)))
     .every((r) => subsetShare(r, roles.stableSubset) === 0);
 }
 
-function serviceKeyOf(host: string, vs: VirtualService): string {
-  const s = serviceOfHost(host, vs.metadata.namespace);
+function serviceKeyOf(host: string, vs: VirtualService, mesh: CutoverMesh): string {
+  const s = metricsServiceOf(host, vs.metadata.namespace, mesh.clusterDomain);
   return `${s.namespace}/${s.name}`;
+}
+
+/** The runbook's pair: the other of blue and green; any other stable subset has no default partner. */
+function defaultCandidate(stableSubset: string): string | undefined {
+  if (stableSubset === DEFAULT_STABLE_SUBSET) return DEFAULT_CANDIDATE_SUBSET;
+  if (stableSubset === DEFAULT_CANDIDATE_SUBSET) return DEFAULT_STABLE_SUBSET;
+  return undefined;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

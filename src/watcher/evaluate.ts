@@ -6,7 +6,7 @@ import { alertsForService, type CriticalAlerts } from '../alertmanager/firing-al
 import { keyOf, MINUTE_SECONDS, type History, type MetricsSnapshot, type QueryOutcome } from './metrics-snapshot.js';
 import type { SmokeTestResult } from './smoke-test.js';
 import { formatMs, formatRatio, judgeHistory } from './thresholds.js';
-import type { Evaluation, FindingStatus, ServiceKey, Verdict, WatchFinding, WatchRuleId } from './verdict.js';
+import { verdictOfStatus, worst, type Evaluation, type FindingStatus, type ServiceKey, type Verdict, type WatchFinding, type WatchRuleId } from './verdict.js';
 
 export interface EvaluationContext {
   /** When the current cutover began (Unix seconds). Absent or null: no early-window warnings. */
@@ -30,18 +30,9 @@ export function evaluateService(snapshot: MetricsSnapshot, service: ServiceKey, 
   return { verdict: verdictOf(findings), findings };
 }
 
-/**
- * Any breach wins (the seed: roll back if any of them occurs); then the guard
- * being blind, then missing data, then warnings. Each is its own outcome so
- * that the loop can act on it; none is a silent pass.
- */
+/** The worst finding decides (VERDICT_ORDER); no findings at all is healthy. */
 export function verdictOf(findings: readonly WatchFinding[]): Verdict {
-  const has = (status: FindingStatus) => findings.some((f) => f.status === status);
-  if (has('breached')) return 'breached';
-  if (has('error')) return 'error';
-  if (has('no-data')) return 'no-data';
-  if (has('warning')) return 'warning';
-  return 'healthy';
+  return worst(findings.map((f) => verdictOfStatus(f.status))) ?? 'healthy';
 }
 
 /**

@@ -2,14 +2,13 @@
 // beside the loop so loop.ts only asks "is a recovery being watched here?".
 import { GUARD_ALERT_NAMES, guardAlert, type PostableAlert } from '../alertmanager/alert-sink.js';
 import { findHostRules, findSubset } from '../istio/destination-rules.js';
-import { resolveHost } from '../istio/hosts.js';
+import { metricsServiceOf } from '../istio/hosts.js';
+import { routesOf } from '../istio/routes.js';
 import type { VirtualService } from '../istio/types.js';
 import type { CutoverState } from './cutover-state.js';
 import type { AlertContext } from './guard-alerts.js';
 import type { RecoveryTarget } from './recovery-probe.js';
 import type { RecoveryRecord } from './recovery.js';
-import { routesOf } from './route-weights.js';
-import { serviceOfHost } from './service-ref.js';
 import type { MeshOptions, WatchedObjects } from './watch-targets.js';
 
 export const RECOVERY_FAILED_ALERT = 'BlueGreenGuardRecoveryFailed';
@@ -17,13 +16,12 @@ export const RECOVERY_FAILED_ALERT = 'BlueGreenGuardRecoveryFailed';
 /** The stable subset's service and `destination_version`, from the routes and its DestinationRule. */
 export function recoveryTarget(vs: VirtualService, state: CutoverState, objects: WatchedObjects, mesh: MeshOptions): RecoveryTarget | undefined {
   const stable = state.roles.stableSubset;
-  const d = routesOf(vs)
+  const d = routesOf(vs, mesh.clusterDomain)
     .flatMap((r) => r.destinations)
     .find((x) => x.subset === stable);
   if (!d) return undefined;
-  const service = serviceOfHost(d.host, vs.metadata.namespace);
-  const host = resolveHost(d.host, vs.metadata.namespace, mesh.clusterDomain);
-  const { rules } = findHostRules(host, vs.metadata.namespace, (ns) => objects.destinationRules(ns), mesh);
+  const service = metricsServiceOf(d.host, vs.metadata.namespace, mesh.clusterDomain);
+  const { rules } = findHostRules(d.host, vs.metadata.namespace, (ns) => objects.destinationRules(ns), mesh);
   const version = findSubset(rules, stable)?.subset.labels?.[mesh.versionLabel] ?? stable;
   return { namespace: service.namespace, service: service.name, stableVersion: version };
 }

@@ -4,7 +4,7 @@
 // which threshold, and what the patch did.
 import { GUARD_ALERT_NAMES, guardAlert, type PostableAlert } from '../alertmanager/alert-sink.js';
 import type { AlertSeverity } from '../config/watcher-config.js';
-import type { RollbackResult } from '../cluster/virtual-service-patcher.js';
+import type { RollbackResult } from './virtual-service-patcher.js';
 import type { RouteChange } from './plan-rollback.js';
 import type { ServiceKey, WatchFinding } from './verdict.js';
 

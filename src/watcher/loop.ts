@@ -10,7 +10,9 @@ import type { WatcherConfig } from '../config/watcher-config.js';
 import type { DeploymentPromoter } from '../cluster/deployment-labeler.js';
 import type { EventRecorder, GuardEvent } from '../cluster/events.js';
 import type { Clock, LeaderElector } from '../cluster/lease-elector.js';
-import type { RecordResult, RollbackRequest, RollbackResult } from '../cluster/virtual-service-patcher.js';
+import type { RecordResult, RollbackRequest, RollbackResult } from './virtual-service-patcher.js';
+import { isWatched } from '../istio/guard.js';
+import type { Mesh } from '../istio/mesh.js';
 import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
 import * as alerts from './guard-alerts.js';
@@ -18,11 +20,13 @@ import { refuseEmptyTarget, type ReadyPodSource } from './rollback-target.js';
 import { recoveryFailedAlert, recoveryTarget, resolvedRollbackAlert } from './follow-recovery.js';
 import type { RecoveryTarget, RecoveryTimes } from './recovery-probe.js';
 import { DEFAULT_RECOVERY_POLICY, judgeRecovery, parseRecovery, recoveryAnnotation, type RecoveryMeasurement, type RecoveryPolicy, type RecoveryRecord } from './recovery.js';
-import { RECOVERY } from '../istio/annotations.js';
+import { RECOVERY, SMOKE_TEST_URL } from '../istio/annotations.js';
+import { smokeCandidate, zeroPercentCandidates } from './pre-traffic-smoke.js';
+import type { SmokeTestResult, SmokeTestSpec } from './smoke-test.js';
 import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
-import type { Evaluation, ServiceKey, Verdict, WatchFinding } from './verdict.js';
+import { worst, type Evaluation, type ServiceKey, type WatchFinding } from './verdict.js';
 import type { LoopMetrics } from './watcher-metrics.js';
-import { isGuarded, serviceKey, subsetIdentity, type MeshOptions, type SubsetIdentity, type WatchedObjects } from './watch-targets.js';
+import { serviceKey, subsetIdentity, type SubsetIdentity, type WatchedObjects } from './watch-targets.js';
 
 /** A candidate to evaluate this cycle. */
 export interface WatchTarget {
@@ -55,6 +59,8 @@ export type LoopConfig = Pick<WatcherConfig, 'intervalSeconds' | 'dryRun' | 'hol
   alerts: Pick<WatcherConfig['alerts'], 'extraLabels' | 'generatorUrl'>;
   latch?: LatchPolicy;
   recovery?: RecoveryPolicy;
+  /** The smoke test; with a URL, it also runs before traffic, while a candidate is at 0 %. */
+  smokeTest?: WatcherConfig['smokeTest'];
 };
 
 export interface LoopDeps {
@@ -68,7 +74,7 @@ export interface LoopDeps {
   clock: Clock;
   metrics: LoopMetrics;
   log: LoopLog;
-  mesh: MeshOptions;
+  mesh: Mesh;
   config: LoopConfig;
   /** Reads the revisions a rollback latches; without it, subsets are latched by name. */
   revisions?: RevisionSource;
@@ -76,6 +82,8 @@ export interface LoopDeps {
   readyPods?: ReadyPodSource;
   /** Measures the stable version after a rollback; without it, recovery is not watched. */
   recoveryProbe?: (target: RecoveryTarget, times: RecoveryTimes) => Promise<RecoveryMeasurement>;
+  /** Runs a smoke test (the cycle evaluator's); with revisions and smokeTest.url, candidates at 0 % are tested before traffic. */
+  smokeRunner?: (spec: SmokeTestSpec) => Promise<SmokeTestResult>;
 }
 
 export type CycleReport =
@@ -152,7 +160,7 @@ export class WatcherLoop {
     const now = deps.clock.now();
     const entries = deps.objects
       .virtualServices()
-      .filter((vs) => isGuarded(vs, deps.objects))
+      .filter((vs) => isWatched(vs, deps.objects, deps.mesh))
       .map((vs) => this.entryFor(vs, now));
     const targets = entries.flatMap((e) => e.targets.map((t) => t.target));
     const { evaluations, roundError } = await this.evaluateAll(targets, now);
@@ -174,7 +182,7 @@ export class WatcherLoop {
 
   private entryFor(vs: VirtualService, now: Date): Entry {
     const view = this.withDryRunState(vs);
-    const state = readCutoverState(view);
+    const state = readCutoverState(view, this.deps.mesh);
     const targets = state.active.map((candidate) => {
       const identity = subsetIdentity(view, candidate, this.deps.objects, this.deps.mesh);
       return { identity, target: { virtualService: view, key: serviceKey(candidate, identity), subset: candidate.subset, cutoverStartedAt: cutoverStart(state, now) } };
@@ -197,7 +205,7 @@ export class WatcherLoop {
     const { deps } = this;
     const { vs, state } = entry;
     const findings = evals.flatMap((e) => e.findings);
-    const verdict = combined(evals);
+    const verdict = worst(evals.map((e) => e.verdict));
     evals.forEach((e) => deps.metrics.evaluation(e.verdict, e.findings));
     const primary = entry.targets[0];
     const ctx = primary ? this.alertContext(vs, primary.target.key, now) : undefined;
@@ -232,6 +240,7 @@ export class WatcherLoop {
     }
 
     if (state.phase === 'rolled-back') await this.followRecovery(vs, state, now, outgoing);
+    if (state.active.length === 0) await this.smokeBeforeTraffic(vs, state, now);
     const transition = decideCutover(state, now, verdict, { holdSeconds: deps.config.holdSeconds });
     if (transition.kind !== 'none') {
       const recorded = await this.record(vs, transition.annotations);
@@ -301,6 +310,31 @@ export class WatcherLoop {
         outgoing.push(alerts.rollbackFailedAlert(ctx, breached, result));
         return 'not-rolled-back';
       }
+    }
+  }
+
+  /** Last pre-traffic smoke test per VirtualService and subset: at most one per smokeRerunSeconds. */
+  private readonly smokedAtMs = new Map<string, number>();
+
+  private async smokeBeforeTraffic(vs: VirtualService, state: CutoverState, now: Date): Promise<void> {
+    const { deps } = this;
+    const smokeTest = deps.config.smokeTest;
+    if (!smokeTest?.url && vs.metadata.annotations?.[SMOKE_TEST_URL] === undefined) return;
+    if (!deps.smokeRunner || !deps.revisions || !smokeTest || deps.config.dryRun) return;
+    for (const c of zeroPercentCandidates(vs, state, deps.objects, deps.mesh)) {
+      const key = `${vs.metadata.uid ?? vs.metadata.name}/${c.subset}`;
+      const last = this.smokedAtMs.get(key);
+      if (last !== undefined && now.getTime() - last < SMOKE_RERUN_SECONDS * 1000) continue;
+      this.smokedAtMs.set(key, now.getTime());
+      try {
+        const done = await smokeCandidate(vs, c, { smokeTest, run: deps.smokeRunner, revisions: deps.revisions }, now);
+        if (done?.annotations && (await this.record(vs, done.annotations))) {
+          deps.log.info({ ...logKeys(vs) }, `pre-traffic smoke test of subset ${c.subset} (${done.record.revisions.join(', ') || 'no revision read'}): ${done.record.outcome}: ${done.record.message}`);
+        }
+      } catch (err) {
+        deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, `pre-traffic smoke test of subset ${c.subset} not run`);
+      }
+      return; // one write per cycle and object: the next cycle sees the fresh resourceVersion
     }
   }
 
@@ -461,14 +495,11 @@ export class WatcherLoop {
   }
 }
 
+/** A candidate at 0 % is smoke-tested at most this often; a result is written only when it or the revisions change. */
+const SMOKE_RERUN_SECONDS = 60;
+
 /** An evaluation that could not be made: the guard is blind, never a silent pass. */
 const BLIND: Evaluation = { verdict: 'error', findings: [] };
-
-/** The service's verdict over all its candidates; the same precedence as one evaluation's. */
-const PRECEDENCE: readonly Verdict[] = ['breached', 'error', 'no-data', 'warning', 'healthy'];
-function combined(evals: readonly Evaluation[]): Verdict | undefined {
-  return PRECEDENCE.find((v) => evals.some((e) => e.verdict === v));
-}
 
 function logKeys(vs: VirtualService): Record<string, string> {
   return { namespace: vs.metadata.namespace, virtualService: vs.metadata.name, uid: vs.metadata.uid ?? '' };

@@ -2,9 +2,13 @@
 // sends traffic to a candidate gets the stable subset at 100 and everything
 // else at 0. Only `weight` fields are written; matches, retries, timeouts,
 // mirrors, headers and fields we do not model stay exactly as they are.
+import type { Mesh } from '../istio/mesh.js';
+import { routesOf, type Route, type RoutedDestination } from '../istio/routes.js';
 import type { VirtualService } from '../istio/types.js';
 import { pointer, type JsonPatchOp } from './json-patch.js';
-import { routeLabel, routesOf, type DestinationShare, type RouteView } from './route-weights.js';
+
+/** Reading routes resolves their hosts: the plan needs the cluster domain. */
+export type RollbackMesh = Pick<Mesh, 'clusterDomain'>;
 
 export interface RollbackRoles {
   /** The rollback target. */
@@ -17,6 +21,7 @@ export interface RollbackRoles {
 export type RouteWeights = Record<string, number>;
 
 export interface RouteChange {
+  /** The route's label, `http[0] "primary"`. */
   route: string;
   before: RouteWeights;
   after: RouteWeights;
@@ -38,19 +43,19 @@ export type RollbackPlan =
   /** Candidate traffic flows only on routes that weights alone cannot move. */
   | { outcome: 'blocked'; blocked: BlockedRoute[] };
 
-export function planRollback(vs: VirtualService, roles: RollbackRoles): RollbackPlan {
+export function planRollback(vs: VirtualService, roles: RollbackRoles, mesh: RollbackMesh): RollbackPlan {
   const ops: JsonPatchOp[] = [];
   const changes: RouteChange[] = [];
   const blocked: BlockedRoute[] = [];
-  for (const route of routesOf(vs)) {
+  for (const route of routesOf(vs, mesh.clusterDomain)) {
     if (!carriesCandidate(route, roles)) continue;
     const stable = route.destinations.filter((d) => d.subset === roles.stableSubset);
     const first = stable[0];
     if (!first) {
-      blocked.push({ route: routeLabel(route), message: blockedMessage(vs, route, roles) });
+      blocked.push({ route: route.label, message: blockedMessage(vs, route, roles) });
       continue;
     }
-    const target = (d: DestinationShare): number => (d === first ? 100 : 0);
+    const target = (d: RoutedDestination): number => (d === first ? 100 : 0);
     for (const d of route.destinations) {
       const want = target(d);
       if (d.writtenWeight === want) continue;
@@ -59,7 +64,7 @@ export function planRollback(vs: VirtualService, roles: RollbackRoles): Rollback
       const path = pointer('spec', route.kind, route.index, 'route', d.index, 'weight');
       ops.push(d.writtenWeight === undefined ? { op: 'add', path, value: want } : { op: 'replace', path, value: want });
     }
-    changes.push({ route: routeLabel(route), before: weightsOf(route, (d) => effectiveWeight(route, d)), after: weightsOf(route, target) });
+    changes.push({ route: route.label, before: weightsOf(route, (d) => effectiveWeight(route, d)), after: weightsOf(route, target) });
   }
   if (ops.length > 0) return { outcome: 'patch', ops, changes, blocked };
   if (blocked.length > 0) return { outcome: 'blocked', blocked };
@@ -69,12 +74,12 @@ export function planRollback(vs: VirtualService, roles: RollbackRoles): Rollback
 export type RollbackCheck = { ok: true } | { ok: false; problems: string[] };
 
 /** The seed's "Verify Rollback Success": no route sends any traffic to a candidate. */
-export function checkRolledBack(vs: VirtualService, roles: RollbackRoles): RollbackCheck {
+export function checkRolledBack(vs: VirtualService, roles: RollbackRoles, mesh: RollbackMesh): RollbackCheck {
   const problems: string[] = [];
-  for (const route of routesOf(vs)) {
+  for (const route of routesOf(vs, mesh.clusterDomain)) {
     for (const d of route.destinations) {
       if (isCandidate(d, roles) && d.sharePercent > 0) {
-        problems.push(`${routeLabel(route)} still sends ${round(d.sharePercent)}% to subset '${d.subset ?? ''}'`);
+        problems.push(`${route.label} still sends ${round(d.sharePercent)}% to subset '${d.subset ?? ''}'`);
       }
     }
   }
@@ -82,43 +87,43 @@ export function checkRolledBack(vs: VirtualService, roles: RollbackRoles): Rollb
 }
 
 /** Weights of every route that carries candidate traffic, for the previous-weights annotation. */
-export function candidateRouteWeights(vs: VirtualService, roles: RollbackRoles): Record<string, RouteWeights> {
+export function candidateRouteWeights(vs: VirtualService, roles: RollbackRoles, mesh: RollbackMesh): Record<string, RouteWeights> {
   const out: Record<string, RouteWeights> = {};
-  for (const route of routesOf(vs)) {
-    if (carriesCandidate(route, roles)) out[routeLabel(route)] = weightsOf(route, (d) => effectiveWeight(route, d));
+  for (const route of routesOf(vs, mesh.clusterDomain)) {
+    if (carriesCandidate(route, roles)) out[route.label] = weightsOf(route, (d) => effectiveWeight(route, d));
   }
   return out;
 }
 
-function isCandidate(d: DestinationShare, roles: RollbackRoles): boolean {
+function isCandidate(d: RoutedDestination, roles: RollbackRoles): boolean {
   if (d.subset === undefined || d.subset === roles.stableSubset) return false;
   return roles.candidateSubsets === undefined || roles.candidateSubsets.includes(d.subset);
 }
 
-function carriesCandidate(route: RouteView, roles: RollbackRoles): boolean {
+function carriesCandidate(route: Route, roles: RollbackRoles): boolean {
   return route.destinations.some((d) => isCandidate(d, roles) && d.sharePercent > 0);
 }
 
-function effectiveWeight(route: RouteView, d: DestinationShare): number {
+function effectiveWeight(route: Route, d: RoutedDestination): number {
   if (route.destinations.length === 1) return d.writtenWeight ?? 100;
   return d.writtenWeight ?? 0;
 }
 
-function weightsOf(route: RouteView, weight: (d: DestinationShare) => number): RouteWeights {
+function weightsOf(route: Route, weight: (d: RoutedDestination) => number): RouteWeights {
   const out: RouteWeights = {};
   for (const d of route.destinations) {
-    let key = d.subset ?? d.host;
+    let key = d.subset ?? d.writtenHost;
     if (key in out) key = `${key}#${d.index}`;
     out[key] = weight(d);
   }
   return out;
 }
 
-function blockedMessage(vs: VirtualService, route: RouteView, roles: RollbackRoles): string {
-  const hosts = [...new Set(route.destinations.filter((d) => isCandidate(d, roles)).map((d) => d.host))];
+function blockedMessage(vs: VirtualService, route: Route, roles: RollbackRoles): string {
+  const hosts = [...new Set(route.destinations.filter((d) => isCandidate(d, roles)).map((d) => d.writtenHost))];
   const host = hosts[0] ?? '<host>';
   return (
-    `VirtualService ${vs.metadata.namespace}/${vs.metadata.name} ${routeLabel(route)} sends traffic to a candidate ` +
+    `VirtualService ${vs.metadata.namespace}/${vs.metadata.name} ${route.label} sends traffic to a candidate ` +
     `but has no destination with the stable subset '${roles.stableSubset}', so weights alone cannot roll it back; ` +
     `fix: add {destination: {host: ${host}, subset: ${roles.stableSubset}}, weight: 0} to that route`
   );

@@ -6,7 +6,7 @@
 import { findHostRules, findSubset } from '../istio/destination-rules.js';
 import { resolveHost } from '../istio/hosts.js';
 import type { VirtualService } from '../istio/types.js';
-import type { RollbackResult } from '../cluster/virtual-service-patcher.js';
+import type { RollbackResult } from './virtual-service-patcher.js';
 import type { CutoverState } from './cutover-state.js';
 import type { LatchTarget } from './latch.js';
 import type { MeshOptions, WatchedObjects } from './watch-targets.js';

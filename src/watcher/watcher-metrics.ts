@@ -50,6 +50,9 @@ export class WatcherMetrics implements LoopMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    // Born at 0: a series that first appears at 1 has no increase, so the
+    // dashboard's rollback annotation and increase() would miss the first one.
+    for (const outcome of ['rolled-back', 'blocked', 'not-verified', 'failed']) this.rollbacks.inc({ outcome }, 0);
     this.conflicts = new Counter({ name: 'bluegreen_guard_watcher_patch_conflicts_total', help: 'Rollback patches refused because the VirtualService changed (409/422), then retried.', registers });
     this.writes = new Counter({ name: 'bluegreen_guard_watcher_state_writes_total', help: 'Cutover state recorded in annotations, by outcome.', labelNames: ['outcome'], registers });
     this.alertFailures = new Counter({ name: 'bluegreen_guard_watcher_alert_post_failures_total', help: 'Alerts Alertmanager did not accept.', registers });

@@ -3,6 +3,7 @@
 // asks of a webhook (which versions, what to echo, how errors and warnings are
 // carried) is decided here and nowhere else.
 import { slimIstio } from '../cluster/slim.js';
+import { isDeploymentScale, scaleAsDeployment } from './deployment-scale.js';
 import { describeValue } from './json-limits.js';
 import type { DestinationRule, VirtualService } from '../istio/types.js';
 import type { AdmittedObject, Finding, ReviewInput, ReviewVerdict } from './verdict.js';
@@ -112,12 +113,13 @@ export function decodeAdmissionReview(body: unknown, receivedAtMs: number): Deco
   };
   const skip = (skipReason: string): DecodeResult => ({ ok: true, review: { subject, input: undefined, skipReason, receivedAtMs } });
 
-  if (!isWorkloadKind(group, gvk.version, gvk.kind) && (group !== ISTIO_GROUP || !ISTIO_VERSIONS.includes(gvk.version) || !JUDGED_KINDS.includes(gvk.kind))) {
+  const deploymentScale = isDeploymentScale(req);
+  if (!deploymentScale && !isWorkloadKind(group, gvk.version, gvk.kind) && (group !== ISTIO_GROUP || !ISTIO_VERSIONS.includes(gvk.version) || !JUDGED_KINDS.includes(gvk.kind))) {
     return skip(
       `bluegreen-guard judges only ${JUDGED_KINDS.join(' and ')} of ${ISTIO_GROUP} ${ISTIO_VERSIONS.join('/')}, got ${group}/${gvk.version} ${gvk.kind}: narrow the webhook's rules`,
     );
   }
-  if (typeof req.subResource === 'string' && req.subResource !== '') {
+  if (typeof req.subResource === 'string' && req.subResource !== '' && !deploymentScale) {
     return skip(`subresource "${req.subResource}" carries no routing change`);
   }
 
@@ -145,6 +147,7 @@ export function decodeAdmissionReview(body: unknown, receivedAtMs: number): Deco
     },
     // Wall-clock time (receivedAtMs is a monotonic clock): rules compare it with pod status timestamps.
     nowMs: Date.now(),
+    ...(deploymentScale ? { subresource: 'scale' as const } : {}),
   };
   return { ok: true, review: { subject, input, receivedAtMs } };
 }
@@ -170,7 +173,7 @@ function decodeObject(raw: unknown, field: string, subject: ReviewSubject): Admi
     return `${field}.kind is ${describeValue(raw.kind)} but request.kind.kind is "${subject.kind}"`;
   }
   if (!isObject(raw.spec)) return `${field}.spec is missing: a ${subject.kind} without a spec cannot be judged`;
-  const obj = isWorkloadKind(subject.group, subject.version, subject.kind)
+  const obj = subject.kind === 'Scale' ? scaleAsDeployment(raw) : isWorkloadKind(subject.group, subject.version, subject.kind)
     ? slimAdmittedWorkload(raw)
     : subject.kind === 'VirtualService' ? slimIstio<VirtualService>(raw) : slimIstio<DestinationRule>(raw);
   // The API server fills these in before admission; the request's own fields

@@ -1,11 +1,10 @@
 // The webhook's own metrics, served on a plain-HTTP port apart from the
-// admission port so scraping needs no TLS and never queues behind reviews.
-import { createServer, type Server } from 'node:http';
+// admission port (src/http/metrics-server.ts) so scraping needs no TLS and
+// never queues behind reviews.
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AdmissionWrapper } from './admission.js';
 import { summarize } from './admission-wrappers.js';
-import { healthResponse, type Readiness } from './health.js';
 
 /** What the metrics need to know about the watch caches. */
 export interface CacheStats {
@@ -111,32 +110,4 @@ export class AdmissionMetrics {
       return outcome;
     };
   }
-}
-
-/** `/metrics`, `/live` and `/ready` over plain HTTP. */
-export function createMetricsServer(registry: Registry, readiness: Readiness): Server {
-  return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/metrics') {
-      registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'Content-Type': registry.contentType });
-          res.end(text);
-        },
-        (e: unknown) => {
-          res.writeHead(500, { 'Content-Type': 'text/plain' });
-          res.end(`collecting metrics failed: ${e instanceof Error ? e.message : String(e)}\n`);
-        },
-      );
-      return;
-    }
-    const health = req.method === 'GET' && path ? healthResponse(path, readiness) : undefined;
-    if (health) {
-      res.writeHead(health.status, { 'Content-Type': 'application/json' });
-      res.end(health.body);
-      return;
-    }
-    res.writeHead(404, { 'Content-Type': 'text/plain' });
-    res.end('not found: this port serves /metrics, /live and /ready\n');
-  });
 }

@@ -19,6 +19,7 @@ import { checkPodsReady } from './rules/pods-ready.js';
 import { checkProbes } from './rules/probes.js';
 import { judgeLatchEdit } from './rules/latch-ack.js';
 import { checkRollbackLatch } from './rules/rollback-latch.js';
+import { checkSmokePassed } from './rules/smoke-passed.js';
 import type { ScrapeStatus } from './rules/scrape-status.js';
 import { checkSubsetExists } from './rules/subset-exists.js';
 import { checkSubsetInUse } from './rules/subset-in-use.js';
@@ -38,7 +39,7 @@ type VsRule = (input: VsRuleInput) => Issue[];
 /** Judged on every VirtualService change. */
 const STRUCTURAL_RULES: readonly VsRule[] = [checkSubsetExists, checkWeights, checkHostConflict, checkDestinationPorts];
 /** Judged only on a cutover (a change that raises some candidate's share). */
-const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst, checkRollbackLatch, checkJobs];
+const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst, checkRollbackLatch, checkSmokePassed, checkJobs];
 
 export function review(input: ReviewInput, state: ClusterState, config: RulesConfig, scrape?: ScrapeStatus): ReviewVerdict {
   const subject = input.object ?? input.oldObject;

@@ -1,7 +1,7 @@
 // What the rules can be told: each rule's mode, where Istio's root namespace
 // is, who the watcher is, who may break glass. Parsed and validated once, at
 // the composition root; the rule core only ever sees a valid RulesConfig.
-import { DEFAULT_STABLE_SUBSET } from '../istio/annotations.js';
+import { DEFAULT_STABLE_SUBSET, GUARD_LABEL } from '../istio/annotations.js';
 import { RULE_IDS, type RuleId, type RuleMode } from './verdict.js';
 
 export const RULE_MODES: readonly RuleMode[] = ['deny', 'warn', 'off'];
@@ -17,6 +17,8 @@ export interface RulesConfig {
   canaryMaxWeightPercent: number;
   /** Stable subset of a VirtualService without the `bluegreen-guard.io/stable-subset` annotation. */
   defaultStableSubset: string;
+  /** Namespace label that opts a namespace in (`mesh.guardLabel`; not a rules field, set from the mesh section). */
+  guardLabel: string;
   /** Requests from these users are allowed at once (the watcher's rollbacks). */
   watcherUsernames: readonly string[];
   /** Members of these groups may override denials with the `bluegreen-guard.io/break-glass` annotation. */
@@ -33,11 +35,14 @@ export interface RulesConfig {
   keepPreviousSeconds: number;
   /** `keep-previous`: users that may scale it anyway (e.g. the HPA controller's identity). */
   keepPreviousExemptUsernames: readonly string[];
+  /** `smoke-passed`: flag a cutover without any recorded pre-traffic smoke result (not only a failed or outdated one). */
+  requireSmokeTest: boolean;
 }
 
 export function defaultRulesConfig(): RulesConfig {
   const modes = Object.fromEntries(RULE_IDS.map((id) => [id, 'deny'])) as Record<RuleId, RuleMode>;
   modes['canary-first'] = 'warn';
+  modes['smoke-passed'] = 'warn';
   modes['dr-host'] = 'warn';
   return {
     modes,
@@ -45,6 +50,7 @@ export function defaultRulesConfig(): RulesConfig {
     clusterDomain: 'cluster.local',
     canaryMaxWeightPercent: 1,
     defaultStableSubset: DEFAULT_STABLE_SUBSET,
+    guardLabel: GUARD_LABEL,
     watcherUsernames: ['system:serviceaccount:bluegreen-guard:bluegreen-guard-watcher'],
     breakGlassGroups: [],
     // Twice the kubelet's longest crash back-off (5 minutes): a crash-looping container that is
@@ -55,6 +61,7 @@ export function defaultRulesConfig(): RulesConfig {
     latchAckGroups: [],
     keepPreviousSeconds: 3600,
     keepPreviousExemptUsernames: [],
+    requireSmokeTest: false,
   };
 }
 
@@ -80,6 +87,7 @@ export const RULES_CONFIG_FIELDS = [
   'latchAckGroups',
   'keepPreviousSeconds',
   'keepPreviousExemptUsernames',
+  'requireSmokeTest',
 ] as const;
 
 /**
@@ -138,6 +146,10 @@ export function parseRulesConfig(raw: unknown): RulesConfig {
   }
   config.probePaths = probePaths;
   config.latchAckGroups = stringList(o, 'latchAckGroups', config.latchAckGroups);
+  if (o.requireSmokeTest !== undefined) {
+    if (typeof o.requireSmokeTest !== 'boolean') throw new Error(`rules config: requireSmokeTest is ${describe(o.requireSmokeTest)}. Fix: set it to true or false (default false).`);
+    config.requireSmokeTest = o.requireSmokeTest;
+  }
   config.keepPreviousExemptUsernames = stringList(o, 'keepPreviousExemptUsernames', config.keepPreviousExemptUsernames);
   if (o.keepPreviousSeconds !== undefined) {
     const v = o.keepPreviousSeconds;

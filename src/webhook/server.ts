@@ -19,7 +19,7 @@ import {
   type ReviewLogLine,
   type WorkBound,
 } from './admission-wrappers.js';
-import { healthResponse, type Readiness } from './health.js';
+import { healthResponse, type Readiness } from '../http/health.js';
 import type { AdmissionMetrics } from './metrics.js';
 import type { ServingCertificate } from './tls.js';
 import type { GuardSwitchVerdict } from './rules/guard-switches.js';

@@ -15,6 +15,7 @@ export const RULE_IDS = [
   'canary-first',
   'rollback-latch',
   'keep-previous',
+  'smoke-passed',
   'jobs',
   'host-conflict',
   'destination-port',
@@ -52,6 +53,8 @@ export interface ReviewInput {
   requester: Requester;
   /** When the review happens (epoch ms): the request's arrival, or when preflight runs. Without it, restarts are not judged by how recent they are. */
   nowMs?: number;
+  /** `scale`: a deployments/scale request, decoded as the Deployment's replicas (only keep-previous judges it). */
+  subresource?: 'scale';
 }
 
 /** Why a review was allowed without applying the rules' denials. */

@@ -7,7 +7,8 @@
 import type { ClusterState } from '../cluster/cluster-state.js';
 import { slimDeployment, slimMeta, slimPod, slimService } from '../cluster/slim.js';
 import { objectRef } from '../istio/types.js';
-import { isGuarded } from './guarded.js';
+import { isGuarded } from '../istio/guard.js';
+import { keepPreviousIssues } from './deployment-scale.js';
 import { review } from './review.js';
 import { applyBreakGlass, reviewModes, toFinding, verdictOf } from './review-steps.js';
 import type { RulesConfig } from './rules-config.js';
@@ -62,10 +63,13 @@ export function reviewWorkload(input: ReviewInput, state: ClusterState, config: 
     return { allowed: true, findings: [], exemption: 'watcher', auditAnnotations: {} };
   }
   const object = objectRef(subject);
+  const keep = keepPreviousIssues(input, state, config);
   const { modes, modeFindings, refused, auditAnnotations } = reviewModes(subject, input.oldObject, input.operation, state, config, object, input.requester);
   // A delete only takes pods away from subsets: it moves no traffic to an unchecked workload.
-  const entries = input.operation === 'DELETE' ? [] : analyseWorkloadChange(change, state, config, (vs) => isGuarded(vs, state, config));
-  const issues = rules.flatMap((rule) => rule({ operation: input.operation as 'CREATE' | 'UPDATE' | 'DELETE', change, entries, object, config }));
+  // A scale request carries only replicas: keep-previous is all there is to judge.
+  const entries = input.operation === 'DELETE' || input.subresource === 'scale' ? [] : analyseWorkloadChange(change, state, config, (vs) => isGuarded(vs, state, config));
+  const judged = input.subresource === 'scale' ? [] : rules.flatMap((rule) => rule({ operation: input.operation as 'CREATE' | 'UPDATE' | 'DELETE', change, entries, object, config }));
+  const issues = [...judged, ...keep];
   const findings: Finding[] = [...refused.flatMap((i) => toFinding(i, modes)), ...modeFindings, ...issues.flatMap((i) => toFinding(i, modes))];
   const glass = applyBreakGlass(findings, subject, input.requester, config, auditAnnotations);
   return verdictOf(glass.findings, glass.overridden ? 'break-glass' : undefined, auditAnnotations);

@@ -11,10 +11,12 @@ import { KubernetesEventRecorder } from '../../src/cluster/events.js';
 import { KubernetesLeaseStore } from '../../src/cluster/kubernetes-lease-store.js';
 import { KubernetesVirtualServiceStore } from '../../src/cluster/kubernetes-virtual-service-store.js';
 import { LeaseElector } from '../../src/cluster/lease-elector.js';
-import { VirtualServicePatcher, WriteConflict } from '../../src/cluster/virtual-service-patcher.js';
+import { VirtualServicePatcher } from '../../src/watcher/virtual-service-patcher.js';
+import { WriteConflict } from '../../src/watcher/virtual-service-store.js';
+import { DEFAULT_MESH } from '../../src/istio/mesh.js';
 import { PREVIOUS_WEIGHTS, ROLLBACK_REASON, ROLLED_BACK_AT } from '../../src/istio/annotations.js';
 import type { VirtualService } from '../../src/istio/types.js';
-import { routesOf, subsetShare } from '../../src/watcher/route-weights.js';
+import { routesOf, subsetShare } from '../../src/istio/routes.js';
 import { startControlPlane, type ControlPlane } from '../support/control-plane.js';
 import { PATCH, type KubeObject } from '../support/kube-api.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -57,14 +59,14 @@ describe('rollback patch against the API server (seed: Revert Traffic to Green, 
     const store = new KubernetesVirtualServiceStore(kc.makeApiClient(CustomObjectsApi));
     const seen = await store.get(ns, 'reviews');
     const at = new Date();
-    const result = await new VirtualServicePatcher(store).rollBack(seen, request(at));
+    const result = await new VirtualServicePatcher(store, { mesh: DEFAULT_MESH }).rollBack(seen, request(at));
     expect(result).toMatchObject({ outcome: 'rolled-back', conflicts: 0 });
 
     const after = await cp.api.read<KubeObject & VirtualService>(VS_API, 'VirtualService', ns, 'reviews');
-    expect(routesOf(after).filter((r) => r.destinations.some((d) => d.subset)).map((r) => subsetShare(r, 'green'))).toEqual([100, 100, 100]);
+    expect(routesOf(after, 'cluster.local').filter((r) => r.destinations.some((d) => d.subset)).map((r) => subsetShare(r, 'green'))).toEqual([100, 100, 100]);
     expect(specWithoutWeights(after.spec)).toEqual(specWithoutWeights(created.spec));
     expect(after.metadata.annotations).toMatchObject({ [ROLLED_BACK_AT]: at.toISOString(), [ROLLBACK_REASON]: request(at).reason });
-    expect(JSON.parse(after.metadata.annotations?.[PREVIOUS_WEIGHTS] ?? '{}')).toMatchObject({ 'http/3 (default)': { green: 0, blue: 100 } });
+    expect(JSON.parse(after.metadata.annotations?.[PREVIOUS_WEIGHTS] ?? '{}')).toMatchObject({ 'http[3] "default"': { green: 0, blue: 100 } });
     expect(after.metadata.labels).toEqual(created.metadata.labels);
   });
 
@@ -76,11 +78,11 @@ describe('rollback patch against the API server (seed: Revert Traffic to Green, 
     // Between the watcher's read and its write, someone raises a timeout.
     await cp.api.patch({ apiVersion: VS_API, kind: 'VirtualService', metadata: { namespace: ns, name: 'reviews' } }, [{ op: 'replace', path: '/spec/http/0/timeout', value: '7s' }], PATCH.json);
 
-    const result = await new VirtualServicePatcher(store).rollBack(seen, request(new Date()));
+    const result = await new VirtualServicePatcher(store, { mesh: DEFAULT_MESH }).rollBack(seen, request(new Date()));
     expect(result).toMatchObject({ outcome: 'rolled-back', conflicts: 1 });
     const after = await cp.api.read<KubeObject & VirtualService>(VS_API, 'VirtualService', ns, 'reviews');
     expect(after.spec.http?.[0]?.timeout).toBe('7s');
-    expect(subsetShare(routesOf(after)[0]!, 'green')).toBe(100);
+    expect(subsetShare(routesOf(after, 'cluster.local')[0]!, 'green')).toBe(100);
   });
 
   it('classifies the API server\'s refusals of a stale write: 422 for a failed test, 409 for a stale resourceVersion', async () => {
@@ -113,7 +115,7 @@ describe('rollback patch against the API server (seed: Revert Traffic to Green, 
       ],
       PATCH.json,
     );
-    expect(await new VirtualServicePatcher(store).rollBack(seen, request(new Date()))).toEqual({ outcome: 'already-rolled-back', conflicts: 1 });
+    expect(await new VirtualServicePatcher(store, { mesh: DEFAULT_MESH }).rollBack(seen, request(new Date()))).toEqual({ outcome: 'already-rolled-back', conflicts: 1 });
     const after = await cp.api.read(VS_API, 'VirtualService', ns, 'checkout');
     expect(after.metadata.resourceVersion).toBe(manual.metadata.resourceVersion);
   });

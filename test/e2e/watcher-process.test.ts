@@ -11,8 +11,7 @@ import { startWatcher, type RunningWatcher } from '../../src/cli/watcher.js';
 import { parseWatcherConfig } from '../../src/config/watcher-config.js';
 import { CUTOVER_STARTED_AT, ROLLED_BACK_AT } from '../../src/istio/annotations.js';
 import type { VirtualService } from '../../src/istio/types.js';
-import { routesOf, subsetShare } from '../../src/watcher/route-weights.js';
-import { DEFAULT_MESH } from '../../src/watcher/watch-targets.js';
+import { routesOf, subsetShare } from '../../src/istio/routes.js';
 import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import { startControlPlane, type ControlPlane } from '../support/control-plane.js';
 import { istioHistory } from '../support/istio-history.js';
@@ -66,7 +65,7 @@ function startReplica(identity: string): Promise<RunningWatcher> {
   kubeConfig.loadFromFile(cp.kubeconfigPath);
   return startWatcher(
     config,
-    { identity, metricsPort: 0, metricsHost: '127.0.0.1', istioApiVersion: 'v1', mesh: DEFAULT_MESH },
+    { identity, metricsPort: 0, metricsHost: '127.0.0.1', istioApiVersion: 'v1' },
     { log: pino({ level: 'silent' }), kubeConfig },
   ).then((w) => {
     watchers.push(w);
@@ -103,7 +102,7 @@ describe('two watcher replicas on a real cluster', () => {
     const rolledBack = await waitUntil(
       async () => {
         const vs = await cp.api.read<KubeObject & VirtualService>(VS_API, 'VirtualService', ns, 'reviews');
-        return subsetShare(routesOf(vs)[0]!, 'green') === 100 ? vs : undefined;
+        return subsetShare(routesOf(vs, 'cluster.local')[0]!, 'green') === 100 ? vs : undefined;
       },
       { timeoutMs: 30_000, description: 'VirtualService reviews back on green 100 %' },
     );

@@ -38,6 +38,7 @@ export interface RenderedChart {
   /** The identity the API server gives the watcher, which the webhook configuration's matchCondition skips. */
   watcherUsername: string;
   failurePolicy: FailurePolicy;
+  /** The entry that reviews VirtualServices and DestinationRules. */
   webhookName: string;
 }
 
@@ -76,8 +77,9 @@ export async function renderChart(options: ChartOptions): Promise<RenderedChart>
     const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${RELEASE}-config`) as (KubeObject & { data: Record<string, string> }) | undefined;
     if (!configMap) throw new Error(`the rendered chart has no ConfigMap ${RELEASE}-config with webhook.yaml and watcher.yaml`);
     const webhookConfiguration = one('ValidatingWebhookConfiguration') as RenderedChart['webhookConfiguration'];
+    // The first entry reviews VirtualServices and DestinationRules; the others, workload label changes.
     const entry = webhookConfiguration.webhooks[0];
-    if (!entry || webhookConfiguration.webhooks.length !== 1) throw new Error('the rendered ValidatingWebhookConfiguration should hold exactly one webhook');
+    if (!entry) throw new Error('the rendered ValidatingWebhookConfiguration holds no webhook');
     const webhookServiceAccount = one('ServiceAccount', 'webhook').metadata.name;
     const watcherServiceAccount = one('ServiceAccount', 'watcher').metadata.name;
     return {

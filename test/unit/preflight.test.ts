@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import type { PreflightReport } from '../../src/cli/preflight.js';
 import { ensureCliBuilt, runCli, type CliResult } from '../support/built-cli.js';
 import { review } from '../../src/webhook/review.js';
+import { judgeAdmission, slimAdmittedWorkload } from '../../src/webhook/workload-review.js';
 import { defaultRulesConfig } from '../../src/webhook/rules-config.js';
 import { clone, find, FIXTURES, one, primaryTo, shopObjects, stateOf, update, vs } from './rules/world.js';
 
@@ -121,11 +122,28 @@ describe('bluegreen-guard preflight', () => {
     expect(inProcess.findings.map((f) => f.rule)).toContain('probes');
   });
 
+  it('judges a Deployment as the webhook does: a version-label typo is denied (exit 1) with both workloads and the label to fix', async () => {
+    const current = find(shopObjects(), 'Deployment', 'shop', 'web-v2');
+    const typo = clone(current);
+    typo.spec.template.metadata.labels = { app: 'web', version: 'v1' };
+    typo.spec.selector.matchLabels = { app: 'web', version: 'v1' };
+    const r = await preflight('--file', file('web-v2-typo.yaml', typo), '--old', file('web-v2.yaml', current), ...STATE, '--output', 'json');
+    const asWebhook = judgeAdmission(
+      { operation: 'UPDATE', object: slimAdmittedWorkload(clone(typo)), oldObject: slimAdmittedWorkload(clone(current)), dryRun: true, requester: { username: 'preflight', groups: [] } },
+      stateOf(shopObjects()),
+      defaultRulesConfig(),
+    );
+    expect(r.code).toBe(1);
+    expect(report(r)).toEqual({ allowed: false, findings: asWebhook.findings });
+    expect(asWebhook.findings).toEqual([expect.objectContaining({ rule: 'version-labels', severity: 'deny', object: 'Deployment/shop/web-v2' })]);
+    expect(asWebhook.findings[0]?.message).toMatch(/beside Deployment shop\/web-v1's.*Fix: set version: v2 in the pod template of Deployment shop\/web-v2/);
+  });
+
   it.each<[string, () => string[], string]>([
     ['a missing --file', () => ['--file', join(dir, 'nope.yaml')], 'nope.yaml: cannot read the file (ENOENT).'],
     ['YAML that does not parse', () => ['--file', file('bad.yaml', 'kind: VirtualService\nmetadata: {name: web\n')], 'bad.yaml: document 1 is not valid YAML'],
-    ['an object that is not a VirtualService or DestinationRule', () => ['--file', file('svc.yaml', find(shopObjects(), 'Service', 'shop', 'web'))], 'svc.yaml: --file is a Service (v1); preflight judges only networking.istio.io VirtualServices and DestinationRules.'],
-    ['several objects in --file', () => ['--file', join(SHOP, 'state.yaml')], '--file must hold exactly one VirtualService or DestinationRule, found 25 objects.'],
+    ['an object of a kind it does not judge', () => ['--file', file('rs.yaml', find(shopObjects(), 'ReplicaSet', 'shop', 'web-v1-6b7f9c4d8'))], 'rs.yaml: --file is a ReplicaSet (apps/v1); preflight judges networking.istio.io VirtualServices and DestinationRules, apps/v1 Deployments and v1 Pods and Services.'],
+    ['several objects in --file', () => ['--file', join(SHOP, 'state.yaml')], '--file must hold exactly one VirtualService, DestinationRule, Deployment, Pod or Service, found 25 objects.'],
     ['--old naming another object', () => ['--file', join(SHOP, 'vs-canary.yaml'), '--old', file('other.yaml', { ...one('shop/vs-current.yaml'), metadata: { name: 'other', namespace: 'shop' } })], '--old is VirtualService shop/other but --file is VirtualService shop/web'],
     ['a missing --state file', () => ['--file', join(SHOP, 'vs-canary.yaml'), '--state', join(dir, 'gone.yaml')], 'gone.yaml: cannot read the file (ENOENT).'],
     ['a state document that is not an object', () => ['--file', join(SHOP, 'vs-canary.yaml'), '--state', file('scalar.yaml', '--- 42\n')], 'scalar.yaml: document 1 is not a Kubernetes object'],

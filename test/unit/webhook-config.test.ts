@@ -67,7 +67,7 @@ rules:
       }),
     );
     expect(problems).toEqual([
-      'tsl: unknown field; fix: remove it or correct the spelling (known here: admission, tls, metrics, kubernetes, shutdownGraceSeconds, logLevel, prometheus, rules)',
+      'tsl: unknown field; fix: remove it or correct the spelling (known here: admission, tls, metrics, kubernetes, shutdownGraceSeconds, logLevel, prometheus, mesh, rules)',
       'admission.port: must be ≤ 65535, got 70000; fix: lower it (default 8443)',
       'admission.path: must start with "/", got "validate"',
       'admission.bodyLimitBytes: must be ≥ 3145728, got 1048576; the API server sends objects up to 3 MiB (--max-request-bytes); fix: set at least 3145728',
@@ -95,6 +95,37 @@ rules:
   it('says when the config file is missing or not YAML', () => {
     expect(problemsOf(() => loadWebhookConfig(['--config', '/nope.yaml'], files({})))[0]).toMatch(/^--config \/nope\.yaml: cannot read it \(ENOENT/);
     expect(problemsOf(() => loadWebhookConfig(['--config', '/bad.yaml'], files({ '/bad.yaml': 'admission: [port: 1' })))[0]).toMatch(/^--config \/bad\.yaml: not valid YAML/);
+  });
+
+  it('reads the mesh section and hands its values to the rules', () => {
+    const c = parseWebhookConfig({ mesh: { defaultStableSubset: 'blue', clusterDomain: 'mesh.example', rootNamespace: 'mesh-root', guardLabel: 'corp.example/guarded' } });
+    expect(c.mesh).toEqual({ defaultStableSubset: 'blue', clusterDomain: 'mesh.example', rootNamespace: 'mesh-root', guardLabel: 'corp.example/guarded', versionLabel: 'version' });
+    expect(c.rules).toMatchObject({ defaultStableSubset: 'blue', clusterDomain: 'mesh.example', rootNamespace: 'mesh-root' });
+    expect(c.warnings).toEqual([]);
+  });
+
+  it('still reads rules.clusterDomain, rules.rootNamespace and rules.defaultStableSubset, with a deprecation warning each', () => {
+    const c = parseWebhookConfig({ rules: { clusterDomain: 'corp.internal', defaultStableSubset: 'blue' } });
+    expect(c.mesh).toMatchObject({ clusterDomain: 'corp.internal', defaultStableSubset: 'blue', rootNamespace: 'istio-system' });
+    expect(c.rules).toMatchObject({ clusterDomain: 'corp.internal', defaultStableSubset: 'blue' });
+    expect(c.warnings).toEqual([
+      'rules.defaultStableSubset is deprecated: the webhook and the watcher now read it from mesh.defaultStableSubset; fix: move it there',
+      'rules.clusterDomain is deprecated: the webhook and the watcher now read it from mesh.clusterDomain; fix: move it there',
+    ]);
+  });
+
+  it('refuses a deprecated rules key that disagrees with mesh, and a bad mesh value, naming the field and the fix', () => {
+    expect(problemsOf(() => parseWebhookConfig({ mesh: { defaultStableSubset: 'blue', clusterDomain: 'a..b' }, rules: { defaultStableSubset: 'green' } }))).toEqual([
+      'rules.defaultStableSubset ("green") and mesh.defaultStableSubset ("blue") disagree; the webhook and the watcher must read the same value; fix: remove rules.defaultStableSubset and keep mesh.defaultStableSubset',
+      'mesh.clusterDomain: "a..b" is not a DNS domain; fix: the cluster domain the kubelet uses (--cluster-domain), e.g. cluster.local',
+    ]);
+  });
+
+  it('lets --cluster-domain and --root-namespace override the file, its deprecated keys included', () => {
+    const yaml = 'mesh: {clusterDomain: mesh.example}\nrules: {rootNamespace: old-root}\n';
+    const c = loadWebhookConfig(['--config', '/c.yaml', '--cluster-domain', 'corp.internal', '--root-namespace', 'mesh-root'], files({ '/c.yaml': yaml }));
+    expect(c.mesh).toMatchObject({ clusterDomain: 'corp.internal', rootNamespace: 'mesh-root' });
+    expect(c.rules).toMatchObject({ clusterDomain: 'corp.internal', rootNamespace: 'mesh-root' });
   });
 
   it('refuses unknown flags', () => {

@@ -108,3 +108,45 @@ prometheus.io/port: {{ index . 1 | quote }}
 prometheus.io/path: /metrics
 {{- end }}
 {{- end }}
+
+{{/*
+What every entry of the ValidatingWebhookConfiguration shares: where the
+webhook is, how long the API server waits and what it does when the webhook
+cannot answer, and which namespaces and objects are reviewed.
+Call with (list . $namespaceSelector).
+*/}}
+{{- define "bgg.webhook.entry" -}}
+{{- $ := index . 0 -}}
+{{- $selector := index . 1 -}}
+{{- $w := $.Values.webhook -}}
+admissionReviewVersions: ["v1"]
+sideEffects: None
+failurePolicy: {{ $w.failurePolicy }}
+timeoutSeconds: {{ $w.timeoutSeconds }}
+matchPolicy: Equivalent
+clientConfig:
+  service:
+    name: {{ include "bgg.webhook.name" $ }}
+    namespace: {{ $.Release.Namespace }}
+    path: /validate
+    port: {{ $w.service.port }}
+  {{- if eq $.Values.tls.mode "secret" }}
+  caBundle: {{ $.Values.tls.secret.caBundle }}
+  {{- end }}
+  {{- /* certManager and selfManaged: caBundle is written by cert-manager's
+  injector or by the webhook pods; leaving the field out of the manifest
+  keeps `helm upgrade` from erasing it. */}}
+namespaceSelector:
+  {{- toYaml $selector | nindent 2 }}
+{{- with $w.objectSelector }}
+objectSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The watcher's writes never wait on the webhook, and are never refused when
+it is unreachable, whatever the failurePolicy. */}}
+{{- define "bgg.webhook.notTheWatcher" -}}
+- name: not-the-watcher
+  expression: request.userInfo.username != {{ include "bgg.watcher.username" . | squote }}
+{{- end -}}

@@ -2,14 +2,13 @@
 // hosts and namespaces, and reads each once however many rules ask.
 import type { ClusterState } from '../../cluster/cluster-state.js';
 import { findHostRules, type HostRules } from '../../istio/destination-rules.js';
-import type { DestinationRule, Pod, VirtualService } from '../../istio/types.js';
+import type { DestinationRule, VirtualService } from '../../istio/types.js';
 import type { RulesConfig } from '../rules-config.js';
 import type { VsChange } from './change.js';
 import type { ScrapeStatus } from './scrape-status.js';
 import { findBackend, type Backend } from './subset-backend.js';
 
 export class Lookup {
-  private readonly podsMemo = new Map<string, readonly Pod[]>();
   private readonly rulesMemo = new Map<string, HostRules>();
   private readonly backendMemo = new Map<string, Backend>();
 
@@ -19,12 +18,6 @@ export class Lookup {
     /** DestinationRules of a namespace; defaults to the state's, overridden to judge a DestinationRule change. */
     readonly rulesIn: (namespace: string) => readonly DestinationRule[] = (ns) => state.destinationRules(ns),
   ) {}
-
-  pods(namespace: string): readonly Pod[] {
-    let pods = this.podsMemo.get(namespace);
-    if (!pods) this.podsMemo.set(namespace, (pods = this.state.pods(namespace)));
-    return pods;
-  }
 
   hostRules(host: string, fromNamespace: string): HostRules {
     const key = `${fromNamespace}|${host}`;
@@ -37,7 +30,7 @@ export class Lookup {
     const key = `${fromNamespace}|${host}|${subset}`;
     let found = this.backendMemo.get(key);
     if (!found) {
-      found = findBackend(this.state, (ns) => this.pods(ns), host, subset, this.hostRules(host, fromNamespace), this.config.clusterDomain);
+      found = findBackend(this.state, host, subset, this.hostRules(host, fromNamespace), this.config.clusterDomain);
       this.backendMemo.set(key, found);
     }
     return found;

@@ -5,14 +5,13 @@
 // routes and mirrors alike; so does this rule. Hosts that are not this
 // cluster's Services (ServiceEntries) are not checked.
 import { serviceOfHost } from '../../istio/hosts.js';
-import { routesOf } from '../../istio/routes.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 
-export function checkDestinationPorts({ vs, lookup, config, object, name }: VsRuleInput): Issue[] {
+export function checkDestinationPorts({ change, lookup, config, object, name }: VsRuleInput): Issue[] {
   const { state } = lookup;
   const problems = new Map<string, string>(); // by where, so each destination is named once
-  for (const route of routesOf(vs, config.clusterDomain)) {
+  for (const route of change.routes) {
     const targets = [
       ...route.destinations.map((d, i) => ({ ...d, where: `${route.label} route[${i}]` })),
       ...route.mirrors.map((m) => ({ ...m, where: `${route.label} ${m.field}` })),

@@ -4,19 +4,13 @@
 // can send traffic to blue behind the guarded one's back. Introduced by this
 // change: judged at the rule's mode; already there before it: a warning, so
 // a cutover or a rollback of either is not held hostage by an old conflict.
-import { conflictingHosts } from '../../istio/mesh-hosts.js';
-import type { VirtualService } from '../../istio/types.js';
+import { conflictingHosts, meshHostConflicts } from '../../istio/mesh-hosts.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 
 export function checkHostConflict({ vs, old, lookup, config, object, name }: VsRuleInput): Issue[] {
-  const { state } = lookup;
   const issues: Issue[] = [];
-  const same = (o: VirtualService) => o.metadata.namespace === vs.metadata.namespace && o.metadata.name === vs.metadata.name;
-  for (const other of state.virtualServices()) {
-    if (same(other)) continue;
-    const hosts = conflictingHosts(vs, other, config.clusterDomain);
-    if (hosts.length === 0) continue;
+  for (const [other, hosts] of meshHostConflicts(vs, lookup.state.virtualServices(), config.clusterDomain)) {
     const before = old ? conflictingHosts(old, other, config.clusterDomain) : [];
     const introduced = hosts.some((h) => !before.includes(h));
     const otherName = `VirtualService ${other.metadata.namespace}/${other.metadata.name}`;

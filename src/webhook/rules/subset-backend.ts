@@ -3,7 +3,6 @@
 // own them. A workload is found through ownerReferences (Pod → ReplicaSet →
 // Deployment), never by guessing from selectors or names.
 import { serviceOfHost } from '../../istio/hosts.js';
-import { selects } from '../../istio/labels.js';
 import { findSubset, type HostRules } from '../../istio/destination-rules.js';
 import type { Deployment, DestinationRule, Labels, OwnerReference, Pod, Service } from '../../istio/types.js';
 import type { ClusterState } from '../../cluster/cluster-state.js';
@@ -52,7 +51,6 @@ export function controllerOf(owners: readonly OwnerReference[] | undefined): Own
 
 export function findBackend(
   state: ClusterState,
-  podsIn: (namespace: string) => readonly Pod[],
   host: string,
   subset: string,
   hostRules: HostRules,
@@ -67,7 +65,7 @@ export function findBackend(
   const serviceSelector = service.spec.selector;
   if (!serviceSelector || Object.keys(serviceSelector).length === 0) return { kind: 'no-selector', service };
   const selector = { ...serviceSelector, ...(found.subset.labels ?? {}) };
-  const pods = podsIn(svcRef.namespace).filter((p) => isActive(p) && selects(selector, p.metadata.labels));
+  const pods = state.podsMatching(svcRef.namespace, selector).filter(isActive);
   return { kind: 'pods', service, selector, rule: found.rule, pods, workloads: groupByWorkload(state, pods) };
 }
 

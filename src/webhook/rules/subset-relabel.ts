@@ -30,7 +30,7 @@ export function checkRelabeledSubsetsSelectPods(operation: 'CREATE' | 'UPDATE' |
       const after = findSubset(afterRules.rules, first.subset);
       if (!before || !after) continue; // subset-exists / subset-in-use territory
       if (before.rule === after.rule && JSON.stringify(before.subset.labels ?? {}) === JSON.stringify(after.subset.labels ?? {})) continue;
-      const backend = findBackend(state, (ns) => state.pods(ns), host, first.subset, afterRules, config.clusterDomain);
+      const backend = findBackend(state, host, first.subset, afterRules, config.clusterDomain);
       if (backend.kind !== 'pods' || backend.pods.length > 0) continue;
       const vsName = `${first.vs.metadata.namespace}/${first.vs.metadata.name}`;
       issues.push({

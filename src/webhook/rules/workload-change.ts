@@ -9,7 +9,8 @@ import type { ClusterState } from '../../cluster/cluster-state.js';
 import { findHostRules, type HostRules } from '../../istio/destination-rules.js';
 import { serviceOfHost } from '../../istio/hosts.js';
 import { formatPercent, routesOf, type Route } from '../../istio/routes.js';
-import type { Deployment, Pod, ReplicaSet, Service, VirtualService } from '../../istio/types.js';
+import { selects } from '../../istio/labels.js';
+import type { Deployment, Labels, Pod, ReplicaSet, Service, VirtualService } from '../../istio/types.js';
 import type { RulesConfig } from '../rules-config.js';
 import { findBackend, type Backend, type Workload } from './subset-backend.js';
 
@@ -132,6 +133,19 @@ export class ProjectedState implements ClusterState {
     return pods;
   }
 
+  podsMatching(namespace: string, selector: Labels): readonly Pod[] {
+    const pods = this.base.podsMatching(namespace, selector);
+    const c = this.change;
+    if (c.kind === 'Pod' && c.next.metadata.namespace === namespace) {
+      const name = c.next.metadata.name;
+      const others = pods.filter((p) => p.metadata.name !== name);
+      return selects(selector, c.next.metadata.labels) ? [...others, c.next] : others;
+    }
+    const pod = this.prospective?.pod;
+    if (pod && pod.metadata.namespace === namespace && selects(selector, pod.metadata.labels)) return [...pods, pod];
+    return pods;
+  }
+
   replicaSet(namespace: string, name: string): ReplicaSet | undefined {
     const rs = this.prospective?.replicaSet;
     return rs && rs.metadata.namespace === namespace && rs.metadata.name === name ? rs : this.base.replicaSet(namespace, name);
@@ -172,9 +186,9 @@ export function analyseWorkloadChange(change: WorkloadChange, state: ClusterStat
     const { host, subset, vs } = group[0] as RoutedRef;
     const fromNamespace = vs.metadata.namespace;
     const hostRules = findHostRules(host, fromNamespace, rulesIn, config);
-    const after = findBackend(projected, (ns) => projected.pods(ns), host, subset, hostRules, config.clusterDomain);
+    const after = findBackend(projected, host, subset, hostRules, config.clusterDomain);
     if (after.kind !== 'pods' || after.pods.length === 0) continue;
-    const before = findBackend(state, (ns) => state.pods(ns), host, subset, hostRules, config.clusterDomain);
+    const before = findBackend(state, host, subset, hostRules, config.clusterDomain);
     const beforePods = before.kind === 'pods' ? before.pods : [];
     const beforeWorkloads = new Set(before.kind === 'pods' ? before.workloads.map(workloadKey) : []);
     const joined = after.workloads.filter((w) => {

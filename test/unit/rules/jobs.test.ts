@@ -114,11 +114,11 @@ describe('jobs', () => {
     expect(verdict.findings.filter((f) => f.rule === 'jobs')).toEqual([]);
   });
 
-  it('slims a Job to its labels, its role and its outcome', () => {
+  it("slims a Job to its labels (not the job controller's), its role and its outcome", () => {
     const [migrate] = fixture('checklist/jobs.yaml');
     expect(slimJob({ ...migrate, status: STATUSES.failed })).toEqual({
       kind: 'Job',
-      metadata: { name: 'web-v2-migrate', namespace: 'shop', resourceVersion: '5101', labels: migrate?.metadata.labels },
+      metadata: { name: 'web-v2-migrate', namespace: 'shop', resourceVersion: '5101', labels: { app: 'web', version: 'v2' } },
       beforeCutover: true,
       blocksCutover: false,
       outcome: 'failed',

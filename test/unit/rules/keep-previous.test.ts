@@ -5,6 +5,8 @@ import { describe, expect, it } from '@jest/globals';
 import { CANDIDATE_SUBSET, FULL_TRAFFIC_AT, STABLE_SINCE, STABLE_SUBSET } from '../../../src/istio/annotations.js';
 import { checkKeepPrevious, type DeploymentScaleChange } from '../../../src/webhook/rules/keep-previous.js';
 import { defaultRulesConfig } from '../../../src/webhook/rules-config.js';
+import { decodeAdmissionReview } from '../../../src/webhook/admission.js';
+import { judgeAdmission } from '../../../src/webhook/workload-review.js';
 import { ALICE, clone, one, shopObjects, stateOf, type Json } from './world.js';
 
 const config = { ...defaultRulesConfig(), keepPreviousExemptUsernames: ['system:serviceaccount:kube-system:horizontal-pod-autoscaler'] };
@@ -64,5 +66,56 @@ describe('keep-previous', () => {
     ['a service without a recorded cutover', scale('web-v1', 3, 0), shopObjects()],
   ])('allows %s', (_, change, objects) => {
     expect(checkKeepPrevious(change, stateOf(objects), config, NOW)).toEqual([]);
+  });
+});
+
+describe('keep-previous through the admission seam', () => {
+  const webV1 = (): Json => clone(shopObjects().find((o) => o.kind === 'Deployment' && o.metadata.name === 'web-v1') as Json);
+  const review = (request: Json): ReturnType<typeof judgeAdmission> => {
+    const decoded = decodeAdmissionReview({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', userInfo: { username: 'alice', groups: [] }, ...request } }, 0);
+    if (!decoded.ok || !decoded.review.input) throw new Error(`not decoded: ${JSON.stringify(decoded)}`);
+    return judgeAdmission({ ...decoded.review.input, nowMs: NOW.getTime() }, stateOf(confirmedStable(10)), config);
+  };
+  const scaleObject = (replicas: number): Json => ({ apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'web-v1', namespace: 'shop' }, spec: { replicas }, status: { replicas: 3 } });
+
+  it('denies `kubectl scale deployment web-v1 --replicas=0` (the deployments/scale subresource)', () => {
+    const v = review({
+      kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+      subResource: 'scale',
+      operation: 'UPDATE',
+      namespace: 'shop',
+      name: 'web-v1',
+      object: scaleObject(0),
+      oldObject: scaleObject(3),
+    });
+    expect(v.allowed).toBe(false);
+    expect(v.findings.map((f) => f.rule)).toEqual(['keep-previous']);
+    expect(v.findings[0]?.message).toContain('scales it from 3 to 0 replicas (scale subresource)');
+  });
+
+  it('denies an UPDATE of spec.replicas and a DELETE of the Deployment', () => {
+    const next = webV1();
+    next.spec.replicas = 1;
+    const kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
+    const update = review({ kind, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'UPDATE', namespace: 'shop', name: 'web-v1', object: next, oldObject: webV1() });
+    expect(update.findings.filter((f) => f.rule === 'keep-previous').map((f) => f.severity)).toEqual(['deny']);
+    const del = review({ kind, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'DELETE', namespace: 'shop', name: 'web-v1', oldObject: webV1() });
+    expect(del.allowed).toBe(false);
+    expect(del.findings[0]?.message).toContain('This change deletes it');
+  });
+
+  it('admits scaling up through the scale subresource', () => {
+    const v = review({
+      kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+      resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+      subResource: 'scale',
+      operation: 'UPDATE',
+      namespace: 'shop',
+      name: 'web-v1',
+      object: scaleObject(5),
+      oldObject: scaleObject(3),
+    });
+    expect(v).toMatchObject({ allowed: true, findings: [] });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { MemoryClusterState } from '../../../src/cluster/memory-cluster-state.js';
-import { isGuarded } from '../../../src/webhook/guarded.js';
+import { isGuarded } from '../../../src/istio/guard.js';
+import { DEFAULT_MESH } from '../../../src/istio/mesh.js';
 import { defaultRulesConfig, parseRulesConfig } from '../../../src/webhook/rules-config.js';
 import { one, vs } from './world.js';
 
@@ -20,6 +21,7 @@ describe('rules config', () => {
       'canary-first': 'warn',
       'rollback-latch': 'deny',
       'keep-previous': 'deny',
+      'smoke-passed': 'warn',
       jobs: 'deny',
       'host-conflict': 'deny',
       'destination-port': 'deny',
@@ -90,6 +92,8 @@ describe('isGuarded', () => {
     return vs(raw);
   };
 
+  state.upsert({ kind: 'Namespace', metadata: { name: 'corp', labels: { 'corp.example/guarded': 'enabled' } } });
+
   it.each<[string, string, string | undefined, boolean]>([
     ['an object in an opted-in namespace', 'shop', undefined, true],
     ['an object in a namespace without the label', 'lab', undefined, false],
@@ -97,6 +101,13 @@ describe('isGuarded', () => {
     ['an object that opts out in an opted-in namespace', 'shop', 'disabled', false],
     ['an object that opts in in a namespace without the label', 'lab', 'enabled', true],
   ])('%s: %s', (_what, namespace, guard, expected) => {
-    expect(isGuarded(at(namespace, guard), state, defaultRulesConfig())).toBe(expected);
+    expect(isGuarded(at(namespace, guard), state, DEFAULT_MESH)).toBe(expected);
+  });
+
+  it.each<[string, string, boolean]>([
+    ['the configured label opts a namespace in', 'corp', true],
+    ['the default label does not, once another is configured', 'shop', false],
+  ])('mesh.guardLabel corp.example/guarded: %s', (_what, namespace, expected) => {
+    expect(isGuarded(at(namespace), state, { guardLabel: 'corp.example/guarded' })).toBe(expected);
   });
 });

@@ -10,8 +10,9 @@ import { describe, expect, it } from '@jest/globals';
 import { decodeAdmissionReview } from '../../../src/webhook/admission.js';
 import { defaultRulesConfig, type RulesConfig } from '../../../src/webhook/rules-config.js';
 import type { ReviewInput, ReviewVerdict } from '../../../src/webhook/verdict.js';
+import { review } from '../../../src/webhook/review.js';
 import { judgeAdmission } from '../../../src/webhook/workload-review.js';
-import { ALICE, clone, find, remove, shopObjects, stateOf, type Json } from './world.js';
+import { ALICE, clone, currentAndEdited, find, primaryTo, remove, shopObjects, stateOf, update, type Json } from './world.js';
 
 const config: RulesConfig = { ...defaultRulesConfig(), breakGlassGroups: ['sre'] };
 const WATCHER = { username: config.watcherUsernames[0] as string, groups: [] };
@@ -266,5 +267,18 @@ describe('workload changes are judged by the traffic they move', () => {
     const objects = shopObjects().map((x) => (x.kind === 'Namespace' && x.metadata.name === 'shop' ? { ...x, metadata: { ...x.metadata, labels: {} } } : x));
     const input = admitted('UPDATE', relabelled(deployment(objects, 'web-v2'), { app: 'web', version: 'v1' }), deployment(objects, 'web-v2'));
     expect(judgeAdmission(input as ReviewInput, stateOf(objects), config).findings).toEqual([]);
+  });
+
+  it('leaves VirtualService reviews as they were: judgeAdmission gives review()\'s verdict, and back to green is allowed with mislabeled pods behind blue', () => {
+    const { old: current, next: switched } = currentAndEdited(primaryTo(100));
+    // A v1 pod relabelled version=v2 puts two workloads behind blue.
+    const objects = shopObjects().map((x) => (x.kind === 'Pod' && x.metadata.name === 'web-v1-6b7f9c4d8-x7k2p' ? { ...x, metadata: { ...x.metadata, labels: { ...x.metadata.labels, version: 'v2' } } } : x));
+    const state = stateOf(objects);
+    const forward = judgeAdmission(update(current, switched), state, config);
+    expect(forward).toEqual(review(update(current, switched), state, config));
+    expect(forward.findings.filter((f) => f.severity === 'deny').map((f) => f.rule)).toContain('version-labels');
+    const back = judgeAdmission(update(switched, current), state, config);
+    expect(back).toEqual(review(update(switched, current), state, config));
+    expect(back.allowed).toBe(true);
   });
 });

@@ -3,7 +3,7 @@
 // failed lookup latches the subset by name and never holds the rollback up;
 // an expiry, when configured, removes old records with an Event.
 import { describe, expect, it } from '@jest/globals';
-import { CUTOVER_STARTED_AT, ROLLBACK_LATCH, ROLLBACK_LATCH_ACK, ROLLED_BACK_AT } from '../../../src/istio/annotations.js';
+import { CUTOVER_STARTED_AT, ROLLBACK_LATCH, ROLLBACK_LATCH_ACK, ROLLED_BACK_AT, SMOKE_RESULT } from '../../../src/istio/annotations.js';
 import { formatLatch, parseLatch, type Revision } from '../../../src/istio/rollback-latch.js';
 import type { DestinationRule } from '../../../src/istio/types.js';
 import { DEFAULT_LATCH_POLICY, type LatchTarget, type RevisionSource } from '../../../src/watcher/latch.js';
@@ -124,5 +124,65 @@ describe('WatcherLoop: never rolls back onto a stable subset without Ready pods'
     expect(await some.loop.runCycle()).toMatchObject({ rollbacks: 1 });
     const unknown = withStable(() => Promise.reject(new Error('HTTP 503')));
     expect(await unknown.loop.runCycle()).toMatchObject({ rollbacks: 1 });
+  });
+});
+
+describe('WatcherLoop: the smoke test before traffic', () => {
+  function idle(run: (url: string) => 'passed' | 'failed') {
+    const urls: string[] = [];
+    const h = harness(
+      { smokeTest: { url: 'http://{{service}}-{{version}}.{{namespace}}.svc/healthz', expectedStatus: 200, timeoutMs: 1000 } },
+      {
+        revisions: new ScriptedRevisions(() => Promise.resolve([FAILED])),
+        smokeRunner: (spec) => {
+          urls.push(spec.url);
+          const outcome = run(spec.url);
+          return Promise.resolve({ outcome, url: spec.url, expectedStatus: 200, httpStatus: outcome === 'passed' ? 200 : 503, durationMs: 3, message: `GET ${spec.url} answered ${outcome === 'passed' ? 200 : 503}` });
+        },
+      },
+    );
+    h.cache.addNamespace('shop', true);
+    h.cache.addDestinationRule({
+      kind: 'DestinationRule',
+      metadata: { name: 'reviews', namespace: 'shop' },
+      spec: { host: 'reviews', subsets: [{ name: 'green', labels: { version: 'v1' } }, { name: 'blue', labels: { version: 'v2' } }] },
+    });
+    h.apply(virtualService(http('green:100 blue:0')));
+    return { h, urls };
+  }
+  const smokeOf = (h: ReturnType<typeof idle>['h']) => JSON.parse(h.store.current('shop', 'reviews').metadata.annotations?.[SMOKE_RESULT] ?? '[]') as unknown;
+
+  it('tests the candidate at 0 % and records the outcome with the revision tested', async () => {
+    const { h, urls } = idle(() => 'passed');
+    await h.loop.runCycle();
+    expect(urls).toEqual(['http://reviews-v2.shop.svc/healthz']);
+    expect(smokeOf(h)).toEqual([{ subset: 'blue', version: 'v2', revisions: ['shop/reviews-v2@abc123'], outcome: 'passed', at: new Date(T0).toISOString(), url: 'http://reviews-v2.shop.svc/healthz', message: 'GET http://reviews-v2.shop.svc/healthz answered 200' }]);
+  });
+
+  it('runs again at most once a minute and writes only a change', async () => {
+    let outcome: 'passed' | 'failed' = 'passed';
+    const { h, urls } = idle(() => outcome);
+    await h.loop.runCycle();
+    h.cache.sync();
+    const patches = h.store.patches.length;
+    h.clock.advance(15);
+    await h.loop.runCycle();
+    expect(urls).toHaveLength(1);
+    h.clock.advance(60);
+    await h.loop.runCycle();
+    expect(urls).toHaveLength(2);
+    expect(h.store.patches.length).toBe(patches);
+    outcome = 'failed';
+    h.clock.advance(60);
+    await h.loop.runCycle();
+    expect(smokeOf(h)).toMatchObject([{ outcome: 'failed' }]);
+  });
+
+  it('does not run while the candidate has traffic', async () => {
+    const { h, urls } = idle(() => 'passed');
+    h.apply(virtualService(http('green:90 blue:10'), { [CUTOVER_STARTED_AT]: new Date(T0).toISOString() }));
+    h.evaluator.set('shop/reviews/v2', evaluation('healthy'));
+    await h.loop.runCycle();
+    expect(urls).toEqual([]);
   });
 });

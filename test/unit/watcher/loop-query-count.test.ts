@@ -5,13 +5,13 @@
 // bad version among many.
 import { describe, expect, it } from '@jest/globals';
 import { defaultWatcherConfig } from '../../../src/config/watcher-config.js';
-import { VirtualServicePatcher } from '../../../src/cluster/virtual-service-patcher.js';
+import { VirtualServicePatcher } from '../../../src/watcher/virtual-service-patcher.js';
 import { CUTOVER_STARTED_AT } from '../../../src/istio/annotations.js';
 import type { MetricsSource, RangeSeries, RangeWindow, Sample } from '../../../src/prometheus/metrics-source.js';
 import { MetricsCycleEvaluator } from '../../../src/watcher/cycle-evaluator.js';
 import { WatcherLoop } from '../../../src/watcher/loop.js';
-import { routesOf, subsetShare } from '../../../src/watcher/route-weights.js';
-import { DEFAULT_MESH } from '../../../src/watcher/watch-targets.js';
+import { DEFAULT_MESH } from '../../../src/istio/mesh.js';
+import { routesOf, subsetShare } from '../../../src/istio/routes.js';
 import { FakeVirtualServiceStore } from './support/fake-virtual-service-store.js';
 import { FakeClock, LaggingCache, Recorder, T0, loopConfig } from './support/loop-harness.js';
 import { http, virtualService } from './support/virtual-services.js';
@@ -59,7 +59,7 @@ async function cycleWith(n: number, bad?: string) {
   const loop = new WatcherLoop({
     objects: cache,
     evaluator: new MetricsCycleEvaluator({ source, config: defaultWatcherConfig() }),
-    writer: new VirtualServicePatcher(store),
+    writer: new VirtualServicePatcher(store, { mesh: DEFAULT_MESH }),
     events: recorder,
     alerts: recorder.sink,
     promoter: recorder,
@@ -89,8 +89,8 @@ describe('Prometheus queries per watcher cycle', () => {
     const { source, store, recorder } = await cycleWith(100, 'svc-42');
     expect(source.queries).toBe(2);
     expect(recorder.verdicts.filter((v) => v === 'breached')).toHaveLength(1);
-    expect(routesOf(store.current('shop', 'svc-42')).map((r) => subsetShare(r, 'green'))).toEqual([100]);
-    expect(routesOf(store.current('shop', 'svc-41')).map((r) => subsetShare(r, 'green'))).toEqual([0]);
+    expect(routesOf(store.current('shop', 'svc-42'), 'cluster.local').map((r) => subsetShare(r, 'green'))).toEqual([100]);
+    expect(routesOf(store.current('shop', 'svc-41'), 'cluster.local').map((r) => subsetShare(r, 'green'))).toEqual([0]);
     expect(recorder.alerts.map((a) => [a.labels.alertname, a.labels.service, a.labels.reason])).toEqual([['BlueGreenGuardRolledBack', 'svc-42', 'error-rate']]);
   });
 });

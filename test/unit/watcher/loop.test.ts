@@ -7,7 +7,7 @@ import {
   STABLE_SUBSET,
 } from '../../../src/istio/annotations.js';
 import type { DestinationRule } from '../../../src/istio/types.js';
-import { routesOf, subsetShare } from '../../../src/watcher/route-weights.js';
+import { routesOf, subsetShare } from '../../../src/istio/routes.js';
 import { T0, evaluation, finding, harness } from './support/loop-harness.js';
 import { http, virtualService } from './support/virtual-services.js';
 
@@ -29,7 +29,7 @@ function setup(overrides: Parameters<typeof harness>[0] = {}) {
   return h;
 }
 
-const greenShare = (h: ReturnType<typeof setup>, name = 'reviews') => routesOf(h.store.current('shop', name)).map((r) => subsetShare(r, 'green'));
+const greenShare = (h: ReturnType<typeof setup>, name = 'reviews') => routesOf(h.store.current('shop', name), 'cluster.local').map((r) => subsetShare(r, 'green'));
 
 describe('WatcherLoop: rollback on a breach', () => {
   it('rolls a breached cutover back to the stable subset, with an Event and an alert that says why', async () => {
@@ -41,7 +41,7 @@ describe('WatcherLoop: rollback on a breach', () => {
     expect(greenShare(h)).toEqual([100]);
     expect(h.store.current('shop', 'reviews').metadata.annotations?.[ROLLED_BACK_AT]).toBe(new Date(T0).toISOString());
     expect(h.recorder.eventReasons()).toEqual(['RolledBack']);
-    expect(h.recorder.events[0]?.event.message).toMatch(/traffic back on green 100 % and verified: http\/0: green 0, blue 100 → green 100, blue 0\. Why: error-rate: error-rate is breached/);
+    expect(h.recorder.events[0]?.event.message).toMatch(/traffic back on green 100 % and verified: http\[0\]: green 0, blue 100 → green 100, blue 0\. Why: error-rate: error-rate is breached/);
     expect(h.recorder.alerts).toHaveLength(1);
     expect(h.recorder.alerts[0]).toMatchObject({
       labels: { alertname: 'BlueGreenGuardRolledBack', service: 'reviews', namespace: 'shop', severity: 'warning', reason: 'error-rate', virtualservice: 'reviews', version: 'v2' },
@@ -112,7 +112,7 @@ describe('WatcherLoop: rollback on a breach', () => {
     const report = await h.loop.runCycle();
     expect(report).toMatchObject({ guarded: 1, evaluated: 1, rollbacks: 1 });
     expect(greenShare(h)).toEqual([100, 100]);
-    expect(routesOf(h.store.current('other', 'reviews')).map((r) => subsetShare(r, 'green'))).toEqual([0]);
+    expect(routesOf(h.store.current('other', 'reviews'), 'cluster.local').map((r) => subsetShare(r, 'green'))).toEqual([0]);
   });
 });
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { STABLE_SUBSET } from '../../../src/istio/annotations.js';
 import type { VirtualService } from '../../../src/istio/types.js';
 import { candidateRouteWeights, checkRolledBack, planRollback } from '../../../src/watcher/plan-rollback.js';
-import { routesOf, subsetShare } from '../../../src/watcher/route-weights.js';
+import { DEFAULT_MESH } from '../../../src/istio/mesh.js';
+import { routesOf, subsetShare } from '../../../src/istio/routes.js';
 import { applyPatch } from './support/rfc6902.js';
 import { differingPaths, loadVirtualService } from './support/fixtures.js';
 
@@ -13,7 +14,7 @@ function stableOf(vs: VirtualService): string {
 }
 
 function rollBack(vs: VirtualService): { after: VirtualService; changed: string[] } {
-  const plan = planRollback(vs, { stableSubset: stableOf(vs) });
+  const plan = planRollback(vs, { stableSubset: stableOf(vs) }, DEFAULT_MESH);
   if (plan.outcome !== 'patch') throw new Error(`expected a patch, got ${plan.outcome}`);
   const after = applyPatch(vs, plan.ops);
   return { after, changed: differingPaths(vs, after) };
@@ -29,7 +30,7 @@ describe('planRollback on realistic VirtualServices', () => {
     const { after, changed } = rollBack(vs);
     expect(changed.every((p) => WEIGHT_PATH.test(p))).toBe(true);
     expect([...changed].sort()).toEqual([...expectedPaths].sort());
-    expect(checkRolledBack(after, { stableSubset: stableOf(vs) })).toEqual({ ok: true });
+    expect(checkRolledBack(after, { stableSubset: stableOf(vs) }, DEFAULT_MESH)).toEqual({ ok: true });
   });
 
   it('keeps every other field of the object byte for byte, metadata and unknown fields included', () => {
@@ -46,7 +47,7 @@ describe('planRollback on realistic VirtualServices', () => {
   it('puts the stable subset at 100 and the candidate at 0 on every route that carried it, http, tcp and tls', () => {
     const vs = loadVirtualService('ledger-tcp-tls.yaml');
     const { after } = rollBack(vs);
-    const routes = routesOf(after).filter((r) => r.destinations.some((d) => d.subset !== undefined));
+    const routes = routesOf(after, 'cluster.local').filter((r) => r.destinations.some((d) => d.subset !== undefined));
     expect(routes.map((r) => [r.kind, r.index, subsetShare(r, 'blue'), subsetShare(r, 'green')])).toEqual([
       ['http', 0, 100, 0],
       ['tcp', 0, 100, 0],
@@ -56,7 +57,7 @@ describe('planRollback on realistic VirtualServices', () => {
 
   it('adds a weight the stable destination left out instead of replacing a missing field', () => {
     const vs = loadVirtualService('ledger-tcp-tls.yaml');
-    const plan = planRollback(vs, { stableSubset: 'blue' });
+    const plan = planRollback(vs, { stableSubset: 'blue' }, DEFAULT_MESH);
     expect(plan.outcome).toBe('patch');
     if (plan.outcome !== 'patch') return;
     expect(plan.ops).toContainEqual({ op: 'add', path: '/spec/http/0/route/1/weight', value: 100 });
@@ -71,48 +72,48 @@ describe('planRollback on realistic VirtualServices', () => {
 
   it('records the weights it replaces, by route and subset', () => {
     const vs = loadVirtualService('checkout-partial-canary.yaml');
-    expect(candidateRouteWeights(vs, { stableSubset: 'green' })).toEqual({
-      'http/0 (mobile)': { green: 99, blue: 1 },
-      'http/2 (web)': { green: 90, blue: 10 },
+    expect(candidateRouteWeights(vs, { stableSubset: 'green' }, DEFAULT_MESH)).toEqual({
+      'http[0] "mobile"': { green: 99, blue: 1 },
+      'http[2] "web"': { green: 90, blue: 10 },
     });
-    const plan = planRollback(vs, { stableSubset: 'green' });
+    const plan = planRollback(vs, { stableSubset: 'green' }, DEFAULT_MESH);
     expect(plan.outcome === 'patch' && plan.changes).toEqual([
-      { route: 'http/0 (mobile)', before: { green: 99, blue: 1 }, after: { green: 100, blue: 0 } },
-      { route: 'http/2 (web)', before: { green: 90, blue: 10 }, after: { green: 100, blue: 0 } },
+      { route: 'http[0] "mobile"', before: { green: 99, blue: 1 }, after: { green: 100, blue: 0 } },
+      { route: 'http[2] "web"', before: { green: 90, blue: 10 }, after: { green: 100, blue: 0 } },
     ]);
   });
 
   it('does nothing on an object that is already rolled back, mirrors to the candidate included', () => {
     const vs = loadVirtualService('reviews-rolled-back.yaml');
-    expect(planRollback(vs, { stableSubset: 'green' })).toEqual({ outcome: 'unchanged' });
-    expect(checkRolledBack(vs, { stableSubset: 'green' })).toEqual({ ok: true });
+    expect(planRollback(vs, { stableSubset: 'green' }, DEFAULT_MESH)).toEqual({ outcome: 'unchanged' });
+    expect(checkRolledBack(vs, { stableSubset: 'green' }, DEFAULT_MESH)).toEqual({ ok: true });
   });
 
   it('is idempotent: planning again on its own result changes nothing', () => {
     for (const file of ['reviews-full-cutover.yaml', 'checkout-partial-canary.yaml', 'ledger-tcp-tls.yaml']) {
       const vs = loadVirtualService(file);
       const { after } = rollBack(vs);
-      expect(planRollback(after, { stableSubset: stableOf(vs) })).toEqual({ outcome: 'unchanged' });
+      expect(planRollback(after, { stableSubset: stableOf(vs) }, DEFAULT_MESH)).toEqual({ outcome: 'unchanged' });
     }
   });
 
   it('reports a route with candidate traffic but no stable destination as blocked, and still moves the others', () => {
     const vs = loadVirtualService('search-header-only-candidate.yaml');
-    const plan = planRollback(vs, { stableSubset: 'green' });
+    const plan = planRollback(vs, { stableSubset: 'green' }, DEFAULT_MESH);
     expect(plan.outcome).toBe('patch');
     if (plan.outcome !== 'patch') return;
     expect(plan.blocked).toHaveLength(1);
-    expect(plan.blocked[0]?.route).toBe('http/0 (testers)');
+    expect(plan.blocked[0]?.route).toBe('http[0] "testers"');
     expect(plan.blocked[0]?.message).toMatch(/catalog\/search .*no destination with the stable subset 'green'.*fix: add/);
     const after = applyPatch(vs, plan.ops);
     expect(differingPaths(vs, after).sort()).toEqual(['/spec/http/1/route/0/weight', '/spec/http/1/route/1/weight']);
-    const check = checkRolledBack(after, { stableSubset: 'green' });
-    expect(check).toEqual({ ok: false, problems: ["http/0 (testers) still sends 100% to subset 'blue'"] });
-    expect(planRollback(after, { stableSubset: 'green' })).toMatchObject({ outcome: 'blocked' });
+    const check = checkRolledBack(after, { stableSubset: 'green' }, DEFAULT_MESH);
+    expect(check).toEqual({ ok: false, problems: [`http[0] "testers" still sends 100% to subset 'blue'`] });
+    expect(planRollback(after, { stableSubset: 'green' }, DEFAULT_MESH)).toMatchObject({ outcome: 'blocked' });
   });
 
   it('drains only the named candidates when told which they are', () => {
     const vs = loadVirtualService('checkout-partial-canary.yaml');
-    expect(planRollback(vs, { stableSubset: 'green', candidateSubsets: ['purple'] })).toEqual({ outcome: 'unchanged' });
+    expect(planRollback(vs, { stableSubset: 'green', candidateSubsets: ['purple'] }, DEFAULT_MESH)).toEqual({ outcome: 'unchanged' });
   });
 });

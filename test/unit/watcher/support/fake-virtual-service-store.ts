@@ -3,7 +3,7 @@
 // bumps resourceVersion on every write, and can be told to refuse once (409),
 // to let another writer in first, or to fail outright.
 import type { VirtualService } from '../../../../src/istio/types.js';
-import { WriteConflict, type VirtualServiceStore } from '../../../../src/cluster/virtual-service-patcher.js';
+import { WriteConflict, type VirtualServiceStore } from '../../../../src/watcher/virtual-service-store.js';
 import type { JsonPatchOp } from '../../../../src/watcher/json-patch.js';
 import { applyPatch, PatchTestFailed } from './rfc6902.js';
 

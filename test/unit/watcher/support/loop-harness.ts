@@ -6,13 +6,13 @@ import type { PostableAlert } from '../../../../src/alertmanager/alert-sink.js';
 import { defaultWatcherConfig } from '../../../../src/config/watcher-config.js';
 import type { DeploymentPromoter, PromotionResult, PromotionTarget } from '../../../../src/cluster/deployment-labeler.js';
 import type { EventRecorder, GuardEvent } from '../../../../src/cluster/events.js';
-import { VirtualServicePatcher } from '../../../../src/cluster/virtual-service-patcher.js';
+import { VirtualServicePatcher } from '../../../../src/watcher/virtual-service-patcher.js';
 import { GUARD_LABEL } from '../../../../src/istio/annotations.js';
 import type { DestinationRule, VirtualService } from '../../../../src/istio/types.js';
 import { WatcherLoop, type CycleEvaluator, type LoopConfig, type LoopDeps, type LoopLog, type WatchTarget } from '../../../../src/watcher/loop.js';
 import type { Evaluation, Verdict, WatchFinding } from '../../../../src/watcher/verdict.js';
 import type { LoopMetrics } from '../../../../src/watcher/watcher-metrics.js';
-import { DEFAULT_MESH } from '../../../../src/watcher/watch-targets.js';
+import { DEFAULT_MESH } from '../../../../src/istio/mesh.js';
 import { FakeVirtualServiceStore } from './fake-virtual-service-store.js';
 
 export const T0 = Date.parse('2025-03-02T10:00:00.000Z');
@@ -143,7 +143,7 @@ export function loopConfig(overrides: Partial<LoopConfig> = {}): LoopConfig {
   return { intervalSeconds: d.intervalSeconds, dryRun: false, holdSeconds: d.holdSeconds, noData: d.noData, blind: d.blind, promotion: d.promotion, alerts: { extraLabels: {}, generatorUrl: null }, ...overrides };
 }
 
-export function harness(overrides: Partial<LoopConfig> = {}, deps: Pick<Partial<LoopDeps>, 'revisions' | 'readyPods' | 'recoveryProbe'> = {}) {
+export function harness(overrides: Partial<LoopConfig> = {}, deps: Pick<Partial<LoopDeps>, 'revisions' | 'readyPods' | 'recoveryProbe' | 'smokeRunner'> = {}) {
   const store = new FakeVirtualServiceStore();
   const cache = new LaggingCache(store);
   const clock = new FakeClock();
@@ -153,7 +153,7 @@ export function harness(overrides: Partial<LoopConfig> = {}, deps: Pick<Partial<
   const loop = new WatcherLoop({
     objects: cache,
     evaluator,
-    writer: new VirtualServicePatcher(store),
+    writer: new VirtualServicePatcher(store, { mesh: DEFAULT_MESH }),
     events: recorder,
     alerts: recorder.sink,
     promoter: recorder,

@@ -2,7 +2,7 @@
 // `/ready` only once every watch cache has synced, because rules judged against
 // a half-filled cache would deny good changes.
 
-/** Names what keeps the webhook from being ready; empty when ready. */
+/** Names what keeps the process from being ready; empty when ready. */
 export interface Readiness {
   notReady(): readonly string[];
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { FULL_TRAFFIC_AT, PREVIOUS_WEIGHTS, ROLLBACK_REASON, ROLLED_BACK_AT } from '../../../src/istio/annotations.js';
 import type { VirtualService } from '../../../src/istio/types.js';
-import { VirtualServicePatcher } from '../../../src/cluster/virtual-service-patcher.js';
-import { routesOf, subsetShare } from '../../../src/watcher/route-weights.js';
+import { DEFAULT_MESH } from '../../../src/istio/mesh.js';
+import { routesOf, subsetShare } from '../../../src/istio/routes.js';
+import { VirtualServicePatcher } from '../../../src/watcher/virtual-service-patcher.js';
 import { FakeVirtualServiceStore } from '../watcher/support/fake-virtual-service-store.js';
 import { differingPaths, loadVirtualService } from '../watcher/support/fixtures.js';
 
@@ -12,11 +13,11 @@ const request = { roles: { stableSubset: 'green' }, reason: 'error-rate: 5xx rat
 function setup(file = 'reviews-full-cutover.yaml') {
   const store = new FakeVirtualServiceStore();
   const seen = store.put(loadVirtualService(file));
-  return { store, seen, patcher: new VirtualServicePatcher(store, { maxAttempts: 3 }) };
+  return { store, seen, patcher: new VirtualServicePatcher(store, { mesh: DEFAULT_MESH, maxAttempts: 3 }) };
 }
 
 function stableShares(vs: VirtualService, stable = 'green'): number[] {
-  return routesOf(vs)
+  return routesOf(vs, 'cluster.local')
     .filter((r) => r.destinations.some((d) => d.subset !== undefined))
     .map((r) => subsetShare(r, stable));
 }
@@ -31,9 +32,9 @@ describe('VirtualServicePatcher.rollBack', () => {
     expect(after.metadata.annotations?.[ROLLED_BACK_AT]).toBe(at.toISOString());
     expect(after.metadata.annotations?.[ROLLBACK_REASON]).toBe(request.reason);
     expect(JSON.parse(after.metadata.annotations?.[PREVIOUS_WEIGHTS] ?? '{}')).toEqual({
-      'http/0 (canary-header)': { green: 0, blue: 100 },
-      'http/1 (api)': { blue: 100, green: 0 },
-      'http/3 (default)': { green: 0, blue: 100 },
+      'http[0] "canary-header"': { green: 0, blue: 100 },
+      'http[1] "api"': { blue: 100, green: 0 },
+      'http[3] "default"': { green: 0, blue: 100 },
     });
     const changed = differingPaths(seen, after).filter((p) => !p.startsWith('/metadata/annotations/') && p !== '/metadata/resourceVersion');
     expect(changed.every((p) => /^\/spec\/http\/\d+\/route\/\d+\/weight$/.test(p))).toBe(true);
@@ -88,7 +89,7 @@ describe('VirtualServicePatcher.rollBack', () => {
 
   it('fails without retrying a 422 that is not a race (the object did not change)', async () => {
     const { store, seen, patcher } = setup();
-    const { WriteConflict } = await import('../../../src/cluster/virtual-service-patcher.js');
+    const { WriteConflict } = await import('../../../src/watcher/virtual-service-store.js');
     store.interfere({ kind: 'error', error: new WriteConflict(422, 'spec.http[0].route[0].weight: Invalid value') });
     const result = await patcher.rollBack(seen, request);
     expect(result.outcome).toBe('failed');
@@ -113,8 +114,8 @@ describe('VirtualServicePatcher.rollBack', () => {
     const result = await patcher.rollBack(seen, request);
     expect(result.outcome).toBe('not-verified');
     expect(result.outcome === 'not-verified' && result.problems).toEqual([
-      "http/3 (default) still sends 50% to subset 'blue'",
-      "http/3 (default) gives the stable subset 'green' 50%, not 100%",
+      `http[3] "default" still sends 50% to subset 'blue'`,
+      `http[3] "default" gives the stable subset 'green' 50%, not 100%`,
     ]);
   });
 
@@ -122,7 +123,7 @@ describe('VirtualServicePatcher.rollBack', () => {
     const { store, seen, patcher } = setup('search-header-only-candidate.yaml');
     const result = await patcher.rollBack(seen, request);
     expect(result.outcome).toBe('not-verified');
-    expect(result.outcome === 'not-verified' && result.problems).toEqual(["http/0 (testers) still sends 100% to subset 'blue'"]);
+    expect(result.outcome === 'not-verified' && result.problems).toEqual([`http[0] "testers" still sends 100% to subset 'blue'`]);
     expect(stableShares(store.current('catalog', 'search'))).toEqual([0, 100]);
   });
 
@@ -131,7 +132,7 @@ describe('VirtualServicePatcher.rollBack', () => {
     const vs = loadVirtualService('search-header-only-candidate.yaml');
     vs.spec.http = vs.spec.http?.slice(0, 1);
     const seen = store.put(vs);
-    const result = await new VirtualServicePatcher(store).rollBack(seen, request);
+    const result = await new VirtualServicePatcher(store, { mesh: DEFAULT_MESH }).rollBack(seen, request);
     expect(result.outcome).toBe('blocked');
     expect(store.patches).toHaveLength(0);
   });

@@ -1,35 +1,17 @@
-// The seed's rollback steps 1 and 2 against the API server: revert traffic to
-// the stable subset, then read the object back and verify it. Every write is a
-// JSON Patch that tests `metadata.resourceVersion` first, so a concurrent
-// writer is never overwritten: on 409/422 we read the fresh object, plan again
-// on it (maybe someone already rolled back) and retry.
+// The rollback use case, the seed's rollback steps 1 and 2: plan the revert
+// to the stable subset, patch it, then read the object back and verify it.
+// The API server sits behind the VirtualServiceStore port (src/cluster
+// implements it). Every write is a JSON Patch that tests
+// `metadata.resourceVersion` first, so a concurrent writer is never
+// overwritten: on 409/422 we read the fresh object, plan again on it (maybe
+// someone already rolled back) and retry.
 import { FULL_TRAFFIC_AT, PREVIOUS_WEIGHTS, ROLLBACK_REASON, ROLLED_BACK_AT } from '../istio/annotations.js';
+import { routesOf, subsetShare } from '../istio/routes.js';
 import type { VirtualService } from '../istio/types.js';
-import { annotationOps, testResourceVersion, type JsonPatchOp } from '../watcher/json-patch.js';
-import { checkRolledBack, planRollback, type BlockedRoute, type RollbackRoles, type RouteChange } from '../watcher/plan-rollback.js';
-import { routeLabel, routesOf, subsetShare } from '../watcher/route-weights.js';
+import { annotationOps, testResourceVersion, type JsonPatchOp } from './json-patch.js';
+import { checkRolledBack, planRollback, type BlockedRoute, type RollbackMesh, type RollbackRoles, type RouteChange } from './plan-rollback.js';
+import { WriteConflict, type VirtualServiceStore } from './virtual-service-store.js';
 
-/** The watcher's only access to VirtualServices for writing. */
-export interface VirtualServiceStore {
-  /** Reads the object from the API server (not a cache). */
-  get(namespace: string, name: string): Promise<VirtualService>;
-  /**
-   * Applies an RFC 6902 patch. Rejects with WriteConflict when the server
-   * refuses it because the object changed (409, or 422 from a failed `test`).
-   */
-  patch(namespace: string, name: string, ops: readonly JsonPatchOp[]): Promise<VirtualService>;
-}
-
-export class WriteConflict extends Error {
-  constructor(
-    readonly status: 409 | 422,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'WriteConflict';
-  }
-}
 
 export interface RollbackRequest {
   roles: RollbackRoles;
@@ -55,8 +37,9 @@ export type RollbackResult =
 export type RecordResult = { outcome: 'recorded' | 'unchanged' | 'conflict' } | { outcome: 'failed'; error: string };
 
 export interface PatcherOptions {
-  /** Attempts at the rollback patch before giving up on conflicts. */
-  maxAttempts: number;
+  mesh: RollbackMesh;
+  /** Attempts at the rollback patch before giving up on conflicts (default 5). */
+  maxAttempts?: number;
 }
 
 const MAX_REASON_CHARS = 1024;
@@ -64,8 +47,12 @@ const MAX_REASON_CHARS = 1024;
 export class VirtualServicePatcher {
   constructor(
     private readonly store: VirtualServiceStore,
-    private readonly options: PatcherOptions = { maxAttempts: 5 },
+    private readonly options: PatcherOptions,
   ) {}
+
+  private get maxAttempts(): number {
+    return this.options.maxAttempts ?? 5;
+  }
 
   /**
    * Rolls `seen` (typically from a watch cache, maybe stale) back to the stable
@@ -77,8 +64,8 @@ export class VirtualServicePatcher {
     let conflicts = 0;
     try {
       if (current.metadata.resourceVersion === undefined) current = await this.store.get(namespace, name);
-      for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
-        const plan = planRollback(current, request.roles);
+      for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+        const plan = planRollback(current, request.roles, this.options.mesh);
         if (plan.outcome === 'unchanged') return { outcome: 'already-rolled-back', conflicts };
         if (plan.outcome === 'blocked') return { outcome: 'blocked', blocked: plan.blocked, conflicts };
         const testedVersion = current.metadata.resourceVersion ?? '';
@@ -109,7 +96,7 @@ export class VirtualServicePatcher {
       return {
         outcome: 'failed',
         conflicts,
-        error: `VirtualService ${namespace}/${name} changed under every one of ${this.options.maxAttempts} rollback attempts; another writer keeps updating it: find it (kubectl get virtualservice ${name} -n ${namespace} --show-managed-fields -o yaml) and roll back by hand if needed`,
+        error: `VirtualService ${namespace}/${name} changed under every one of ${this.maxAttempts} rollback attempts; another writer keeps updating it: find it (kubectl get virtualservice ${name} -n ${namespace} --show-managed-fields -o yaml) and roll back by hand if needed`,
       };
     } catch (err) {
       return { outcome: 'failed', conflicts, error: `rolling back VirtualService ${namespace}/${name} failed: ${err instanceof Error ? err.message : String(err)}` };
@@ -134,13 +121,13 @@ export class VirtualServicePatcher {
   private async verify(namespace: string, name: string, roles: RollbackRoles, changes: RouteChange[], conflicts: number): Promise<RollbackResult> {
     const readBack = await this.store.get(namespace, name);
     const problems: string[] = [];
-    const check = checkRolledBack(readBack, roles);
+    const check = checkRolledBack(readBack, roles, this.options.mesh);
     if (!check.ok) problems.push(...check.problems);
     const changed = new Set(changes.map((c) => c.route));
-    for (const route of routesOf(readBack)) {
-      if (!changed.has(routeLabel(route))) continue;
+    for (const route of routesOf(readBack, this.options.mesh.clusterDomain)) {
+      if (!changed.has(route.label)) continue;
       const share = subsetShare(route, roles.stableSubset);
-      if (share !== 100) problems.push(`${routeLabel(route)} gives the stable subset '${roles.stableSubset}' ${share}%, not 100%`);
+      if (share !== 100) problems.push(`${route.label} gives the stable subset '${roles.stableSubset}' ${share}%, not 100%`);
     }
     if (problems.length > 0) return { outcome: 'not-verified', changes, problems, conflicts };
     return { outcome: 'rolled-back', changes, conflicts, resourceVersion: readBack.metadata.resourceVersion ?? '' };
