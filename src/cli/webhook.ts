@@ -44,6 +44,7 @@ export interface WebhookDeps {
 export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Promise<RunningWebhook> {
   const { log, client } = deps;
   const certificate = loadServingCertificate(config.tls);
+  for (const warning of config.warnings) log.warn({}, warning);
 
   const state = new MemoryClusterState();
   const cache = new ClusterCache({

@@ -3,7 +3,8 @@
 // cluster-wide list/watch RBAC), or limited to guarded namespaces plus the mesh
 // root namespace (namespaces are still watched cluster-wide to learn which are
 // guarded; per-namespace caches start and stop as labels change).
-import { GUARD_LABEL } from '../istio/annotations.js';
+import { isGuardedNamespace } from '../istio/guard.js';
+import { DEFAULT_MESH } from '../istio/mesh.js';
 import type { ClusterObject } from '../istio/types.js';
 import type { Namespace } from './cluster-state.js';
 import {
@@ -170,7 +171,7 @@ export class ClusterCache {
   /** Writes namespaces through and keeps the set of guarded ones current. */
   private namespaceSink(): CacheSink {
     const { sink } = this.options;
-    const isGuarded = this.options.isGuardedNamespace ?? ((ns: Namespace) => ns.metadata.labels?.[GUARD_LABEL] === 'enabled');
+    const isGuarded = this.options.isGuardedNamespace ?? ((ns: Namespace) => isGuardedNamespace(ns, DEFAULT_MESH));
     return {
       upsert: (obj) => {
         sink.upsert(obj);

@@ -12,6 +12,8 @@ import type {
 export interface Namespace {
   kind: 'Namespace';
   metadata: { name: string; namespace?: string; labels?: Labels; annotations?: Labels };
+  /** Being deleted (deletionTimestamp set, phase Terminating). */
+  terminating?: boolean;
 }
 
 /**

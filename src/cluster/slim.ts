@@ -225,7 +225,10 @@ export function slimReplicaSet(raw: Json): ReplicaSet {
 
 export function slimNamespace(raw: Json): Namespace {
   const meta = slimMeta(raw.metadata, true);
-  return { kind: 'Namespace', metadata: { ...meta, namespace: '' } };
+  const ns: Namespace = { kind: 'Namespace', metadata: { ...meta, namespace: '' } };
+  // Its objects are being removed by the namespace controller; denying those deletes would wedge it.
+  if (asObject(raw.metadata).deletionTimestamp != null || asObject(raw.status).phase === 'Terminating') ns.terminating = true;
+  return ns;
 }
 
 /** Istio objects are kept whole (minus managedFields): rules and patches read their spec. */

@@ -1,6 +1,17 @@
 // MetricsSource over Prometheus's HTTP API (/api/v1/query, /api/v1/query_range)
 // with Node's built-in fetch: keep-alive comes from its global agent, the
 // timeout from AbortSignal, and no per-sample objects beyond the ones returned.
+//
+// The same API is served by scale-out PromQL layers (Thanos Query,
+// VictoriaMetrics; docs/metrics-backends.md). What they add is handled here:
+// - partial answers: a layer over several stores may answer from the ones that
+//   responded and list the others in `warnings`. Such an answer cannot tell
+//   which services are missing, so it is no answer at all (the rule reads
+//   `error`, never healthy); `partial_response=false` asks Thanos to fail the
+//   query instead, and a warning that is not a PromQL annotation rejects it.
+// - deduplication: `dedup=true` asks Thanos to merge an HA pair's series.
+// - timeouts: sent as `timeout`, enforced client side too, and reported as
+//   timeouts (not as a bad query template) whichever side gave up first.
 import { describeFailure } from '../http/fetch-failure.js';
 import type { MetricsSource, RangeSeries, RangeWindow, Sample } from './metrics-source.js';
 
@@ -43,8 +54,15 @@ interface ApiResponse {
   status: 'success' | 'error';
   errorType?: string;
   error?: string;
+  warnings?: string[];
   data?: { resultType: string; result: unknown };
 }
+
+/**
+ * Parameters for the scale-out layers; Prometheus ignores both. Thanos's
+ * defaults are dedup on and partial responses allowed: the second must be off.
+ */
+const SCALE_OUT_PARAMS = { partial_response: 'false', dedup: 'true' } as const;
 
 type RawSample = { metric: Record<string, string>; value: [number, string] };
 type RawSeries = { metric: Record<string, string>; values: Array<[number, string]> };
@@ -103,7 +121,7 @@ export class PrometheusMetricsSource implements MetricsSource {
     let bytes = 0;
     let ok = false;
     try {
-      const body = new URLSearchParams({ query: promql, ...params, timeout: `${Math.max(1, Math.floor(this.options.timeoutMs / 1000))}s` });
+      const body = new URLSearchParams({ query: promql, ...params, ...SCALE_OUT_PARAMS, timeout: `${Math.max(1, Math.floor(this.options.timeoutMs / 1000))}s` });
       let res: Response;
       try {
         // POST keeps long aggregated queries out of URL length limits.
@@ -131,7 +149,11 @@ export class PrometheusMetricsSource implements MetricsSource {
         throw new PrometheusQueryError(`Prometheus at ${this.base}${path} answered HTTP ${res.status} with a body that is not JSON (${text.slice(0, 120)}). Fix: the URL must point at Prometheus itself, not at a UI or proxy page.`, promql);
       }
       if (!res.ok || parsed.status !== 'success' || parsed.data === undefined) {
-        throw new PrometheusQueryError(`Prometheus at ${this.base} rejected the query (HTTP ${res.status}, ${parsed.errorType ?? 'error'}: ${parsed.error ?? 'no detail'}): ${promql}. Fix: correct the query template in the watcher configuration.`, promql);
+        throw new PrometheusQueryError(rejection(this.base, res.status, parsed, promql), promql);
+      }
+      const partial = partialWarnings(parsed.warnings);
+      if (partial.length > 0) {
+        throw new PrometheusQueryError(`${this.base} answered only partially (${partial.join('; ')}): a partial answer cannot tell which services are missing, so it counts as none. Fix: bring the failed store back, or check the query layer's store list.`, promql);
       }
       ok = true;
       return parsed.data;
@@ -141,6 +163,27 @@ export class PrometheusMetricsSource implements MetricsSource {
       this.options.onQuery?.({ kind, durationMs: performance.now() - started, bytes, ok });
     }
   }
+}
+
+/** Why a query failed, with the fix that fits: a timeout or an unavailable store is not a bad template. */
+function rejection(base: string, httpStatus: number, parsed: ApiResponse, promql: string): string {
+  const reason = `HTTP ${httpStatus}, ${parsed.errorType ?? 'error'}: ${parsed.error ?? 'no detail'}`;
+  if (parsed.errorType === 'timeout' || parsed.errorType === 'canceled' || /deadline exceeded|timed? ?out/i.test(parsed.error ?? '')) {
+    return `${base} gave up on the query (${reason}): ${promql}. Fix: raise prometheusTimeoutMs in the watcher configuration (the webhook: prometheus.timeoutMs), or the query layer's own limit (Prometheus --query.timeout, Thanos --query.timeout).`;
+  }
+  if (httpStatus >= 500 || parsed.errorType === 'unavailable' || parsed.errorType === 'internal') {
+    return `${base} could not answer the query (${reason}): ${promql}. Fix: check the metrics backend and, behind a query layer, every store it reads.`;
+  }
+  return `Prometheus at ${base} rejected the query (${reason}): ${promql}. Fix: correct the query template in the watcher configuration.`;
+}
+
+/**
+ * Warnings that mean data is missing. PromQL's own annotations ("PromQL
+ * warning: …", "PromQL info: …", e.g. a bucket label out of order) describe
+ * the computation, not missing stores, and leave the answer whole.
+ */
+export function partialWarnings(warnings: readonly string[] | undefined): string[] {
+  return (warnings ?? []).filter((w) => !/^PromQL (warning|info):/.test(w));
 }
 
 /** Prometheus encodes sample values as strings, with `NaN`, `+Inf` and `-Inf`. */

@@ -6,7 +6,7 @@ import { objectRef, type DestinationRule, type IstioObject, type VirtualService 
 import type { RulesConfig } from './rules-config.js';
 import { applyBreakGlass, AUDIT_RULE_MODES_IGNORED, reviewModes, toFinding, verdictOf } from './review-steps.js';
 import { checkCanaryFirst } from './rules/canary-first.js';
-import { analyseChange, subsetName, type VsChange } from './rules/change.js';
+import { analyseChange, analyseDelete, subsetName, type VsChange } from './rules/change.js';
 import { Lookup, type VsRuleInput } from './rules/context.js';
 import { analyseDrChange } from './rules/dr-change.js';
 import { checkDestinationPorts } from './rules/destination-port.js';
@@ -27,7 +27,9 @@ import { checkRelabeledSubsetsSelectPods } from './rules/subset-relabel.js';
 import { checkSubsetSelectsPods } from './rules/subset-selects-pods.js';
 import { checkVersionLabels } from './rules/version-labels.js';
 import { checkWeights } from './rules/weights.js';
+import { checkUnreachableRoutes } from './rules/unreachable-route.js';
 import { checkZeroStart } from './rules/zero-start.js';
+import { checkRelabelCutover } from './rules/relabel-cutover.js';
 import type { AdmittedObject, Finding, ReviewInput, ReviewVerdict } from './verdict.js';
 
 export type { ScrapeStatus } from './rules/scrape-status.js';
@@ -37,8 +39,8 @@ export { AUDIT_RULE_MODES, AUDIT_RULE_MODES_IGNORED } from './review-steps.js';
 type VsRule = (input: VsRuleInput) => Issue[];
 
 /** Judged on every VirtualService change. */
-const STRUCTURAL_RULES: readonly VsRule[] = [checkSubsetExists, checkWeights, checkHostConflict, checkDestinationPorts];
-/** Judged only on a cutover (a change that raises some candidate's share). */
+const STRUCTURAL_RULES: readonly VsRule[] = [checkSubsetExists, checkWeights, checkHostConflict, checkDestinationPorts, checkUnreachableRoutes];
+/** Judged only on a cutover (a change after which some candidate's reachable traffic may grow). */
 const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLabels, checkProbes, checkPodsReady, checkZeroStart, checkMetricsScraped, checkCanaryFirst, checkRollbackLatch, checkSmokePassed, checkJobs];
 
 export function review(input: ReviewInput, state: ClusterState, config: RulesConfig, scrape?: ScrapeStatus): ReviewVerdict {
@@ -58,6 +60,10 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
       const old = input.oldObject?.kind === 'VirtualService' ? input.oldObject : undefined;
       change = analyseChange(input.object, old, config);
       issues.push(...judgeVirtualService(input.object, old, change, state, config, scrape, input.nowMs));
+    } else if (input.operation === 'DELETE' && input.oldObject?.kind === 'VirtualService' && !isCleanupDelete(input, state)) {
+      // The hosts fall back to the Service: every version behind it gets traffic.
+      change = analyseDelete(input.oldObject, config);
+      if (change.cutover) issues.push(...judgeVirtualService(input.oldObject, undefined, change, state, config, scrape, input.nowMs, CUTOVER_RULES));
     }
   } else {
     const next = input.operation === 'DELETE' ? undefined : asDestinationRule(input.object);
@@ -66,6 +72,7 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
     if (drChange) {
       issues.push(...checkSubsetInUse(input.operation, drChange, config));
       issues.push(...checkRelabeledSubsetsSelectPods(input.operation, drChange, state, config));
+      issues.push(...checkRelabelCutover(drChange, state, config, scrape, input.nowMs, (vsInput) => RELABEL_RULES.flatMap((rule) => rule(vsInput))));
     }
   }
 
@@ -103,7 +110,28 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   return verdictOf(glass.findings, exemption, auditAnnotations);
 }
 
-function judgeVirtualService(vs: VirtualService, old: VirtualService | undefined, change: VsChange, state: ClusterState, config: RulesConfig, scrape: ScrapeStatus | undefined, nowMs: number | undefined): Issue[] {
+/** A routed subset relabelled by a DestinationRule change: the pods it selects afterwards are judged as a cutover (subset-selects-pods has its own DestinationRule form). */
+const RELABEL_RULES: readonly VsRule[] = [checkVersionLabels, checkProbes, checkPodsReady, checkMetricsScraped, checkJobs];
+
+/** Identities that delete objects as the consequence of an earlier delete (a namespace, an owner): denying them only wedges them. */
+const CLEANUP_USERNAMES = ['system:serviceaccount:kube-system:namespace-controller', 'system:serviceaccount:kube-system:generic-garbage-collector'];
+
+/** A delete by the namespace controller or the garbage collector, or in a namespace being deleted: never denied. */
+export function isCleanupDelete(input: ReviewInput, state: ClusterState): boolean {
+  const namespace = input.oldObject?.metadata.namespace;
+  return CLEANUP_USERNAMES.includes(input.requester.username) || (namespace !== undefined && state.namespace(namespace)?.terminating === true);
+}
+
+function judgeVirtualService(
+  vs: VirtualService,
+  old: VirtualService | undefined,
+  change: VsChange,
+  state: ClusterState,
+  config: RulesConfig,
+  scrape: ScrapeStatus | undefined,
+  nowMs: number | undefined,
+  only?: readonly VsRule[],
+): Issue[] {
   const input: VsRuleInput = {
     vs,
     old,
@@ -116,7 +144,7 @@ function judgeVirtualService(vs: VirtualService, old: VirtualService | undefined
     nowMs,
   };
   // A change that raises no candidate's share is not a cutover: only the structural rules apply.
-  const rules = change.cutover ? [...STRUCTURAL_RULES, ...CUTOVER_RULES] : STRUCTURAL_RULES;
+  const rules = only ?? (change.cutover ? [...STRUCTURAL_RULES, ...CUTOVER_RULES] : STRUCTURAL_RULES);
   return rules.flatMap((rule) => rule(input));
 }
 

@@ -44,6 +44,7 @@ export function defaultRulesConfig(): RulesConfig {
   modes['canary-first'] = 'warn';
   modes['smoke-passed'] = 'warn';
   modes['dr-host'] = 'warn';
+  modes['unreachable-route'] = 'warn';
   return {
     modes,
     rootNamespace: 'istio-system',

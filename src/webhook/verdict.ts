@@ -20,6 +20,7 @@ export const RULE_IDS = [
   'host-conflict',
   'destination-port',
   'dr-host',
+  'unreachable-route',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 

@@ -60,7 +60,7 @@ describe('a watch the API server ends is resumed, without restarting the webhook
     await waitUntil(
       async () => {
         const r = await scene.apply(scene.virtualService({ green: 0, blue: 100 }), { dryRun: true });
-        return r.code === 1 && r.stderr.includes('[pods-ready]') && /are not Ready/.test(r.stderr) ? r : undefined;
+        return r.code === 1 && r.stderr.includes('[pods-ready]') && /is not Ready/.test(r.stderr) ? r : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 250, description: 'the webhook refusing the cutover because blue\'s pods are not Ready' },
     );

@@ -144,6 +144,28 @@ describe('the config files the chart renders are the ones the processes read', (
     expect(watcher.lease).toMatchObject({ name: 'cfg-bluegreen-guard-watcher', namespace: 'guard-system' });
   });
 
+  it('writes one mesh section into both files, so the webhook and the watcher read the same stable subset, domain and opt-in label', async () => {
+    const mesh = { defaultStableSubset: 'blue', clusterDomain: 'mesh.example', rootNamespace: 'mesh-root', guardLabel: 'corp.example/guarded', versionLabel: 'app.kubernetes.io/version' };
+    const { objects } = await render('mesh', 'guard-system', { mesh });
+    const webhook = parseWebhookConfig(configFile(objects, 'webhook.yaml'));
+    const watcher = parseWatcherConfig(configFile(objects, 'watcher.yaml'));
+    expect(webhook.mesh).toEqual(mesh);
+    expect(watcher.mesh).toEqual(mesh);
+    expect(webhook.rules).toMatchObject({ defaultStableSubset: 'blue', clusterDomain: 'mesh.example', rootNamespace: 'mesh-root', guardLabel: 'corp.example/guarded' });
+    expect([webhook.warnings, watcher.warnings]).toEqual([[], []]);
+    const vwc = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration') as unknown as { webhooks: { namespaceSelector: { matchLabels?: Record<string, string> } }[] };
+    expect(vwc.webhooks[0]?.namespaceSelector.matchLabels).toEqual({ 'corp.example/guarded': 'enabled' });
+  });
+
+  it('still honours the deprecated webhook.rules.clusterDomain for both processes, and fails the install when it disagrees with mesh', async () => {
+    const { objects } = await render('legacy', 'guard-system', { webhook: { rules: { clusterDomain: 'corp.internal' } } });
+    expect(parseWebhookConfig(configFile(objects, 'webhook.yaml')).mesh.clusterDomain).toBe('corp.internal');
+    expect(parseWatcherConfig(configFile(objects, 'watcher.yaml')).mesh.clusterDomain).toBe('corp.internal');
+    const r = await helm.template({ namespace: 'guard-system', values: { webhook: { rules: { clusterDomain: 'corp.internal' } }, mesh: { clusterDomain: 'mesh.example' } } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/webhook\.rules\.clusterDomain \(corp\.internal\) and mesh\.clusterDomain \(mesh\.example\) disagree/);
+  });
+
   it('gives the webhook container the ports and paths its config names', async () => {
     const { objects } = await render('ports', 'guard-system', { webhook: { port: 8443, metricsPort: 8080 } });
     const webhook = parseWebhookConfig(configFile(objects, 'webhook.yaml'));
@@ -190,6 +212,8 @@ describe('values.schema.json refuses bad values at install time, naming the fiel
     ['an unknown rule mode', { webhook: { rules: { modes: { probes: 'block' } } } }, /at '\/webhook\/rules\/modes\/probes': value must be one of 'deny', 'warn', 'off'/],
     ['an error ratio given in percent', { watcher: { errorRate: { ratio: 5 } } }, /at '\/watcher\/errorRate\/ratio': maximum: got 5, want 1/],
     ['a Prometheus address without a scheme', { watcher: { prometheusUrl: 'prometheus:9090' } }, /at '\/watcher\/prometheusUrl'/],
+    ['a cluster domain that is not a DNS name', { mesh: { clusterDomain: 'Cluster Local' } }, /at '\/mesh\/clusterDomain'/],
+    ['a misspelt mesh field', { mesh: { stableSubset: 'blue' } }, /at '\/mesh': additional properties 'stableSubset' not allowed/],
     ['an unknown TLS mode', { tls: { mode: 'letsencrypt' } }, /at '\/tls\/mode': value must be one of 'certManager', 'selfManaged', 'secret'/],
     ['TLS from a Secret without naming it', { tls: { mode: 'secret' } }, /at '\/tls\/secret\/name': minLength: got 0, want 1/],
     ['renewal later than expiry', { tls: { selfManaged: { certValidityDays: 30, renewBeforeDays: 60 } } }, /tls\.selfManaged\.renewBeforeDays \(60\) must be below tls\.selfManaged\.certValidityDays \(30\)/],
@@ -420,5 +444,5 @@ spec:
     );
     const rollback = await cp.kubectl(['apply', '-f', '-'], { stdin: vs(guarded, 'shop') });
     expect(rollback.code).toBe(0);
-  });
+  }, 60_000);
 });

@@ -83,7 +83,7 @@ describe('Pre-Deployment Checklist: kubectl apply of a change that skips preflig
     const scene = await stage.seed({ namespacePrefix: 'unready', v2: { ready: false } });
     await expectAdmitted(scene, scene.destinationRule());
     await expectAdmitted(scene, scene.virtualService({ green: 100, blue: 0 }));
-    await expectRefused(scene, scene.virtualService({ green: 0, blue: 100 }), 'pods-ready', /pods .*reviews-v2-.* are not Ready.*Fix: wait until/);
+    await expectRefused(scene, scene.virtualService({ green: 0, blue: 100 }), 'pods-ready', /pod reviews-v2-\S+ is not Ready: container reviews is running but not Ready \(its readinessProbe fails\).*Fix: check the readinessProbe .*then wait until/);
     expect(await scene.primaryWeights()).toEqual({ green: 100, blue: 0 });
   });
 
@@ -123,6 +123,6 @@ describe('Rollback Procedure: "Revert Traffic to Green (v1)" is never blocked', 
     await expectAdmitted(scene, scene.virtualService({ green: 100, blue: 0 }));
     expect(await scene.primaryWeights()).toEqual({ green: 100, blue: 0 });
     // The webhook knew blue was failing when it admitted the rollback: the way back is refused.
-    await expectRefused(scene, scene.virtualService({ green: 0, blue: 100 }), 'pods-ready', /are not Ready/);
+    await expectRefused(scene, scene.virtualService({ green: 0, blue: 100 }), 'pods-ready', /is not Ready: container reviews is running but not Ready/);
   });
 });

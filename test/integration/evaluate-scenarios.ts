@@ -1,6 +1,10 @@
 // Known Istio histories, one service per scenario, all judged at the same
 // instant AT: what Prometheus holds for each and what the watcher must decide.
 // Shared by the library-level and the CLI-level integration tests.
+import { expect } from '@jest/globals';
+import type { WatcherConfig } from '../../src/config/watcher-config.js';
+import { evaluateService } from '../../src/watcher/evaluate.js';
+import type { MetricsSnapshot } from '../../src/watcher/metrics-snapshot.js';
 import type { FindingStatus, Verdict } from '../../src/watcher/verdict.js';
 import { istioHistory, type IntervalTraffic, type ServiceVersion } from '../support/istio-history.js';
 
@@ -59,21 +63,42 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
 };
 
+export interface ScenarioSeries {
+  key: ServiceVersion;
+  reporter?: 'source';
+  traffic: (end: number) => IntervalTraffic | null;
+}
+
 /** Series that must not leak into the judged ones: the stable version, and the source-side reporter. */
-const DISTRACTORS: Array<{ key: ServiceVersion; reporter?: 'source'; traffic: (end: number) => IntervalTraffic | null }> = [
+export const DISTRACTORS: ScenarioSeries[] = [
   { key: { namespace: NAMESPACE, service: 'healthy', version: 'v1' }, traffic: () => ({ requests: N, errors: N / 2, latency: [[5000, N]] }) },
   { key: { namespace: NAMESPACE, service: 'healthy', version: 'v2' }, reporter: 'source', traffic: () => ({ requests: N, errors: N, latency: [[5000, N]] }) },
   { key: { namespace: 'other', service: 'healthy', version: 'v2' }, traffic: () => ({ requests: N, errors: N, latency: [[5000, N]] }) },
 ];
 
-export function scenarioHistory(): string {
+/** Every series of the scenarios, judged ones first, then the distractors. */
+export function scenarioSeries(): ScenarioSeries[] {
+  return [...Object.entries(SCENARIOS).map(([service, s]) => ({ key: { namespace: NAMESPACE, service, version: s.version }, traffic: s.traffic })), ...DISTRACTORS];
+}
+
+/** The history of `series` (default: all of them), for one Prometheus. */
+export function scenarioHistory(series: ScenarioSeries[] = scenarioSeries()): string {
   return istioHistory({
     startSeconds: AT - 12 * 60,
     // History goes on after AT: a verdict at AT must not see it.
     endSeconds: AT + 5 * 60,
-    services: [
-      ...Object.entries(SCENARIOS).map(([service, s]) => ({ key: { namespace: NAMESPACE, service, version: s.version }, traffic: s.traffic })),
-      ...DISTRACTORS,
-    ],
+    services: series,
   });
+}
+
+/** What every backend must decide for `service`, asserted the same way whichever PromQL engine computed the snapshot. */
+export function expectScenario(snapshot: MetricsSnapshot, service: string, scenario: Scenario, config: WatcherConfig): void {
+  const evaluation = evaluateService(snapshot, { namespace: NAMESPACE, service, version: scenario.version }, {}, config);
+  for (const [rule, expected] of Object.entries(scenario.findings)) {
+    const found = evaluation.findings.find((f) => f.rule === rule);
+    expect({ rule, status: found?.status }).toEqual({ rule, status: expected?.status });
+    if (expected?.value === null) expect(found?.value).toBeNull();
+    else if (expected?.value !== undefined) expect(found?.value).toBeCloseTo(expected.value, 9);
+  }
+  expect(evaluation.verdict).toBe(scenario.verdict);
 }

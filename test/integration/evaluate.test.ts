@@ -5,7 +5,7 @@ import { evaluateService } from '../../src/watcher/evaluate.js';
 import { collectMetrics, type MetricsSnapshot } from '../../src/watcher/metrics-snapshot.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { freePort } from '../support/free-port.js';
-import { AT, NAMESPACE, SCENARIOS, scenarioHistory } from './evaluate-scenarios.js';
+import { AT, expectScenario, NAMESPACE, SCENARIOS, scenarioHistory } from './evaluate-scenarios.js';
 
 const config = defaultWatcherConfig();
 let prom: RunningPrometheus | undefined;
@@ -29,14 +29,7 @@ describe('evaluation against a real Prometheus with backfilled Istio history', (
   });
 
   it.each(Object.entries(SCENARIOS))('%s', (service, scenario) => {
-    const evaluation = evaluateService(snapshot, { namespace: NAMESPACE, service, version: scenario.version }, {}, config);
-    for (const [rule, expected] of Object.entries(scenario.findings)) {
-      const found = evaluation.findings.find((f) => f.rule === rule);
-      expect({ rule, status: found?.status }).toEqual({ rule, status: expected?.status });
-      if (expected?.value === null) expect(found?.value).toBeNull();
-      else if (expected?.value !== undefined) expect(found?.value).toBeCloseTo(expected.value, 9);
-    }
-    expect(evaluation.verdict).toBe(scenario.verdict);
+    expectScenario(snapshot, service, scenario, config);
   });
 
   it('an exact limit stays exact inside Prometheus (5 % is ≥ 5 %, 2000 ms is not > 2000 ms)', () => {

@@ -48,6 +48,8 @@ export interface MeshSimulatorOptions {
   versions?: SimulatedVersion[];
   /** Default 50. */
   requestsPerSecond?: number;
+  /** The cluster domain hosts resolve in (`destination_service`); default cluster.local. */
+  clusterDomain?: string;
 }
 
 /** version → share of requests sent there, 0..1, summing to 1 (or empty: nothing routable). */
@@ -75,9 +77,9 @@ const DEFAULT_VERSIONS: SimulatedVersion[] = [
 ];
 const TICK_MS = 20;
 
-function hostMatches(host: string | undefined, service: string, namespace: string): boolean {
+function hostMatches(host: string | undefined, service: string, namespace: string, clusterDomain: string): boolean {
   if (!host) return false;
-  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`].includes(host);
+  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`].includes(host);
 }
 
 function catchesAll(match: Record<string, unknown>): boolean {
@@ -94,15 +96,21 @@ function catchesAll(match: Record<string, unknown>): boolean {
  * destination without a subset spreads over every version, as the Service
  * would. No VirtualService: the Service spreads evenly.
  */
-export function shareFromVirtualService(vs: KubeObject | undefined, service: string, namespace: string, versions: readonly SimulatedVersion[]): TrafficShare {
+export function shareFromVirtualService(
+  vs: KubeObject | undefined,
+  service: string,
+  namespace: string,
+  versions: readonly SimulatedVersion[],
+  clusterDomain = 'cluster.local',
+): TrafficShare {
   const even = (): TrafficShare => Object.fromEntries(versions.map((v) => [v.version, 1 / versions.length]));
   if (!vs) return even();
   const routes = ((vs.spec as { http?: HttpRoute[] } | undefined)?.http ?? []).filter((r) =>
-    (r.route ?? []).some((d) => hostMatches(d.destination?.host, service, namespace)),
+    (r.route ?? []).some((d) => hostMatches(d.destination?.host, service, namespace, clusterDomain)),
   );
   const route = routes.find((r) => !r.match || r.match.length === 0 || r.match.some(catchesAll));
   if (!route) return even();
-  const destinations = (route.route ?? []).filter((d) => hostMatches(d.destination?.host, service, namespace));
+  const destinations = (route.route ?? []).filter((d) => hostMatches(d.destination?.host, service, namespace, clusterDomain));
   const weightOf = (d: RouteDestination): number => d.weight ?? (destinations.length === 1 ? 100 : 0);
   const total = destinations.reduce((sum, d) => sum + weightOf(d), 0);
   const share: TrafficShare = {};
@@ -190,7 +198,7 @@ export class MeshSimulator {
       const labels = {
         reporter: 'destination',
         source_workload: 'loadgen',
-        destination_service: `${options.service}.${options.namespace}.svc.cluster.local`,
+        destination_service: `${options.service}.${options.namespace}.svc.${options.clusterDomain ?? 'cluster.local'}`,
         destination_service_name: options.service,
         destination_service_namespace: options.namespace,
         destination_workload: version.workload ?? `${options.service}-${version.version}`,
@@ -292,7 +300,7 @@ export class MeshSimulator {
 
   private applyShare(vs: KubeObject | undefined): void {
     const versions = [...this.backends.values()].map((b) => b.version);
-    const share = shareFromVirtualService(vs, this.options.service, this.options.namespace, versions);
+    const share = shareFromVirtualService(vs, this.options.service, this.options.namespace, versions, this.options.clusterDomain);
     this.lastResourceVersion = vs?.metadata.resourceVersion ?? this.lastResourceVersion;
     const changed = JSON.stringify(share) !== JSON.stringify(this.share);
     this.share = share;

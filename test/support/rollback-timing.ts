@@ -40,7 +40,7 @@ export function errorRateCondition(stage: Stage, index = 0): ErrorRateCondition 
 }
 
 /** PromQL for the 5xx ratio of one version of the scene's service, as Istio's destination sidecars report it. */
-export function errorRatioQuery(scene: Scene, version: string, rateWindowSeconds: number): string {
+export function errorRatioQuery(scene: Pick<Scene, 'namespace' | 'service'>, version: string, rateWindowSeconds: number): string {
   const selector = `reporter="destination", destination_service_namespace="${scene.namespace}", destination_service_name="${scene.service}", destination_version="${version}"`;
   return (
     `sum(rate(istio_requests_total{${selector}, response_code=~"5.."}[${rateWindowSeconds}s]))` +
@@ -52,9 +52,19 @@ export function errorRatioQuery(scene: Scene, version: string, rateWindowSeconds
  * First instant in [fromMs, toMs] at which the ratio was ≥ `condition.ratio`
  * at that instant and at every `stepSeconds` back to `windowSeconds` before
  * it, evaluated by Prometheus every `resolutionSeconds`.
+ *
+ * The instants are whole multiples of `resolutionSeconds` (which must divide
+ * one second), so every whole second is one of them: the watcher evaluates at
+ * whole seconds, and an instant at which it saw the condition hold is an
+ * instant at which this finds it holding too. A grid at fromMs's phase (what
+ * this did before) could miss that second and name the next grid point,
+ * after the watcher had already acted: the "−93 ms" of an earlier benchmark.
  */
-export async function conditionTrueAt(stage: Stage, promql: string, condition: ErrorRateCondition, fromMs: number, toMs: number, resolutionSeconds = 0.25): Promise<number | undefined> {
-  const start = fromMs / 1000 - condition.windowSeconds;
+export async function conditionTrueAt(stage: Pick<Stage, 'queryRange'>, promql: string, condition: ErrorRateCondition, fromMs: number, toMs: number, resolutionSeconds = 0.25): Promise<number | undefined> {
+  if (!Number.isInteger(1 / resolutionSeconds)) throw new Error(`conditionTrueAt: resolution ${resolutionSeconds} s must divide one second`);
+  const onGrid = (seconds: number) => Math.ceil(seconds / resolutionSeconds - 1e-9) * resolutionSeconds;
+  const from = onGrid(fromMs / 1000);
+  const start = from - condition.windowSeconds;
   const end = toMs / 1000;
   const [series] = await stage.queryRange(promql, start, end, resolutionSeconds);
   if (!series) return undefined;
@@ -63,7 +73,7 @@ export async function conditionTrueAt(stage: Stage, promql: string, condition: E
     const value = byIndex.get(Math.round((t - start) / resolutionSeconds));
     return value !== undefined && value >= condition.ratio;
   };
-  for (let t = fromMs / 1000; t <= end; t += resolutionSeconds) {
+  for (let t = from; t <= end; t += resolutionSeconds) {
     let all = true;
     for (let back = 0; back <= condition.windowSeconds + 1e-9 && all; back += condition.stepSeconds) all = holds(t - back);
     if (all) return Math.round(t * 1000);

@@ -24,6 +24,8 @@ export interface ChartOptions {
   failurePolicy?: FailurePolicy;
   /** `watcher.promotion.enabled` (seed step 7); default true. */
   promotion?: boolean;
+  /** The chart's `mesh:` values (default stable subset, cluster domain, ...); default: values.yaml's. */
+  mesh?: Record<string, string>;
 }
 
 export interface RenderedChart {
@@ -63,6 +65,7 @@ export async function renderChart(options: ChartOptions): Promise<RenderedChart>
       tls: { mode: 'secret', secret: { name: `${RELEASE}-webhook-tls`, caBundle: Buffer.from(options.caPem).toString('base64') } },
       watcher: { promotion: { enabled: options.promotion ?? true } },
       ...(options.failurePolicy ? { webhook: { failurePolicy: options.failurePolicy } } : {}),
+      ...(options.mesh ? { mesh: options.mesh } : {}),
     };
     const result = await helm.template({ releaseName: RELEASE, namespace: RELEASE_NAMESPACE, values });
     if (result.code !== 0) throw new Error(`helm template ${RELEASE} charts/bluegreen-guard failed (exit ${result.code}):\n${result.stderr}`);

@@ -46,8 +46,12 @@ export class AdmissionRefused extends Error {
 }
 
 export class Scene {
-  readonly stableSubset = DEFAULT_STABLE_SUBSET;
-  readonly candidateSubset = DEFAULT_CANDIDATE_SUBSET;
+  /** The chart's mesh.defaultStableSubset (v1's subset); the stage sets it from the rendered config. */
+  stableSubset: string = DEFAULT_STABLE_SUBSET;
+  /** v2's subset: the other of blue and green. */
+  candidateSubset: string = DEFAULT_CANDIDATE_SUBSET;
+  /** The host the routes and the DestinationRule name: the Service's short name unless the stage sets an FQDN. */
+  fqdnHost: string | undefined;
 
   constructor(
     private readonly cp: ControlPlane,
@@ -64,6 +68,10 @@ export class Scene {
   /** The VirtualService's name: the seed names it after the service. */
   get virtualServiceName(): string {
     return this.service;
+  }
+
+  get host(): string {
+    return this.fqdnHost ?? this.service;
   }
 
   /** Seed step 1: `kubectl apply -f deploy/v2-deployment.yaml` (with its ReplicaSet and Pods, as controllers would make them). */
@@ -102,7 +110,7 @@ export class Scene {
       apiVersion: VS_API,
       kind: 'DestinationRule',
       metadata: { name: this.service, namespace: this.namespace },
-      spec: { host: this.service, subsets: subsets.map((name) => ({ name, labels: { version: version[name] ?? name } })) },
+      spec: { host: this.host, subsets: subsets.map((name) => ({ name, labels: { version: version[name] ?? name } })) },
     });
   }
 
@@ -112,7 +120,7 @@ export class Scene {
    * retries, headers, a header-matched route that pins testers to blue).
    */
   virtualService(weights: Weights): string {
-    const host = this.service;
+    const host = this.host;
     return stringify({
       apiVersion: VS_API,
       kind: 'VirtualService',

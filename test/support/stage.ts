@@ -67,6 +67,8 @@ export interface StageOptions {
   onProgress?: (step: StageStep) => void;
   /** Extra identities for the API server's token file (e.g. a member of a break-glass group); bind them with RBAC yourself. */
   users?: StaticUser[];
+  /** The chart's `mesh:` values; the scenes and mesh simulators follow them (stable subset, cluster domain). */
+  mesh?: Record<string, string>;
 }
 
 export interface SeedOptions {
@@ -78,6 +80,8 @@ export interface SeedOptions {
   v2?: V2Options | false;
   /** Start a mesh simulator for the service (default true). */
   traffic?: boolean | { requestsPerSecond: number };
+  /** Name the host in the routes and the DestinationRule by its FQDN in the chart's cluster domain (default: the short name). */
+  fqdnHost?: boolean;
 }
 
 const PROMETHEUS_JOBS = { mesh: 'istio-mesh', product: 'bluegreen-guard', pods: 'kubernetes-pods' } as const;
@@ -108,6 +112,13 @@ export class Stage {
     readonly workDir: string,
   ) {}
 
+  /** The `mesh:` section of the chart's webhook.yaml (the same as its watcher.yaml's). */
+  get meshConfig(): { defaultStableSubset: string; clusterDomain: string } {
+    const mesh = this.chart.webhookConfig.mesh as { defaultStableSubset?: string; clusterDomain?: string } | undefined;
+    if (!mesh?.defaultStableSubset || !mesh.clusterDomain) throw new Error('the chart rendered webhook.yaml without mesh.defaultStableSubset and mesh.clusterDomain');
+    return { defaultStableSubset: mesh.defaultStableSubset, clusterDomain: mesh.clusterDomain };
+  }
+
   /** Runs one named step, records its timing and reports it. */
   async step<T>(step: string, run: () => Promise<T>, detail: (result: T) => string): Promise<T> {
     const startedAtMs = Date.now();
@@ -129,6 +140,11 @@ export class Stage {
         await createService(api, namespace, service);
         const v1 = await createWorkload(api, { namespace, app: service, version: 'v1', replicas: 2 });
         const scene = new Scene(this.cp, namespace, service, v1, undefined, undefined, (sc, workload) => this.scrapePods(sc.namespace, workload));
+        // The scene's roles and hosts are the chart's mesh, as the webhook and the watcher read it.
+        const meshConfig = this.meshConfig;
+        scene.stableSubset = meshConfig.defaultStableSubset;
+        scene.candidateSubset = meshConfig.defaultStableSubset === 'blue' ? 'green' : 'blue';
+        if (options.fqdnHost) scene.fqdnHost = `${service}.${namespace}.svc.${meshConfig.clusterDomain}`;
         await this.scrapePods(namespace, v1);
         // The seed's starting point: green serves everything, blue is not routed yet.
         await scene.mustApply('DestinationRule with green', scene.destinationRule([scene.stableSubset]));
@@ -142,6 +158,11 @@ export class Stage {
             virtualService: scene.virtualServiceName,
             service,
             requestsPerSecond: typeof options.traffic === 'object' ? options.traffic.requestsPerSecond : 50,
+            versions: [
+              { version: 'v1', subset: scene.stableSubset },
+              { version: 'v2', subset: scene.candidateSubset },
+            ],
+            clusterDomain: meshConfig.clusterDomain,
           });
           this.meshTargets.set(namespace, mesh.metricsTarget);
         }
@@ -289,7 +310,7 @@ export class Stage {
     );
     this.chart = await this.step(
       'chart',
-      () => renderChart({ caPem: this.certificates.caPem, failurePolicy: this.options.failurePolicy, promotion: true }),
+      () => renderChart({ caPem: this.certificates.caPem, failurePolicy: this.options.failurePolicy, promotion: true, ...(this.options.mesh ? { mesh: this.options.mesh } : {}) }),
       (c) => `helm template charts/bluegreen-guard: ${c.rbac.length} RBAC objects, webhook ${c.webhookName} with failurePolicy ${c.failurePolicy}, webhook.yaml and watcher.yaml`,
     );
     this.identities = await this.step(

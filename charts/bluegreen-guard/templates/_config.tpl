@@ -1,4 +1,38 @@
 {{/* The config files the two processes read with `--config`, generated from values. */}}
+
+{{- /*
+The one `mesh` section both files carry. The webhook.rules keys it replaces
+still count: each wins over a `mesh` value left at its default, and fails the
+install when `mesh` says something else.
+*/ -}}
+{{- define "bgg.mesh" -}}
+{{- $m := .Values.mesh -}}
+{{- $rules := .Values.webhook.rules | default dict -}}
+{{- $defaults := dict "defaultStableSubset" "green" "clusterDomain" "cluster.local" "rootNamespace" "istio-system" -}}
+{{- $mesh := dict "defaultStableSubset" $m.defaultStableSubset "clusterDomain" $m.clusterDomain "rootNamespace" $m.rootNamespace "guardLabel" $m.guardLabel "versionLabel" $m.versionLabel -}}
+{{- range $field, $default := $defaults -}}
+{{- $old := get $rules $field -}}
+{{- if $old -}}
+{{- $new := get $mesh $field -}}
+{{- if and (ne $new $default) (ne $new $old) -}}
+{{- fail (printf "webhook.rules.%s (%s) and mesh.%s (%s) disagree; the webhook and the watcher must read the same value: remove webhook.rules.%s and keep mesh.%s" $field $old $field $new $field $field) -}}
+{{- end -}}
+{{- $_ := set $mesh $field $old -}}
+{{- end -}}
+{{- end -}}
+{{ toYaml $mesh }}
+{{- end }}
+
+{{- /* Deprecated webhook.rules keys in use, for NOTES.txt. */ -}}
+{{- define "bgg.mesh.deprecated" -}}
+{{- $rules := .Values.webhook.rules | default dict -}}
+{{- range $field := list "rootNamespace" "clusterDomain" "defaultStableSubset" -}}
+{{- if get $rules $field }}
+  webhook.rules.{{ $field }} is deprecated: set mesh.{{ $field }} instead (both processes read it).
+{{- end -}}
+{{- end -}}
+{{- end }}
+
 {{- define "bgg.webhook.config" -}}
 {{- $w := .Values.webhook -}}
 {{- $webhook := dict
@@ -9,12 +43,10 @@
   "kubernetes" (dict "cacheScope" $w.cacheScope)
   "shutdownGraceSeconds" ($w.shutdownGraceSeconds | int)
   "prometheus" (dict "url" (include "bgg.webhook.prometheusUrl" . | default nil))
+  "mesh" (include "bgg.mesh" . | fromYaml)
   "rules" (dict
     "modes" $w.rules.modes
-    "rootNamespace" $w.rules.rootNamespace
-    "clusterDomain" $w.rules.clusterDomain
     "canaryMaxWeightPercent" $w.rules.canaryMaxWeightPercent
-    "defaultStableSubset" $w.rules.defaultStableSubset
     "watcherUsernames" (list (include "bgg.watcher.username" .))
     "breakGlassGroups" $w.rules.breakGlassGroups
     "restartWindowSeconds" ($w.rules.restartWindowSeconds | int)
@@ -51,6 +83,7 @@
     "retryPeriodSeconds" $a.lease.retryPeriodSeconds)
   "promotion" $a.promotion
   "latch" $a.latch
+  "mesh" (include "bgg.mesh" . | fromYaml)
   "recovery" $a.recovery
 -}}
 {{- $watcher = mustMergeOverwrite $watcher (deepCopy $a.extraConfig) -}}
@@ -64,7 +97,7 @@
   "logLevel" .Values.logLevel
   "secret" (dict "namespace" .Release.Namespace "name" (include "bgg.webhook.tlsSecret" .))
   "webhookConfiguration" (include "bgg.fullname" .)
-  "dnsNames" (list $name (printf "%s.%s" $name .Release.Namespace) (include "bgg.webhook.serviceDns" .) (printf "%s.%s" (include "bgg.webhook.serviceDns" .) .Values.webhook.rules.clusterDomain))
+  "dnsNames" (list $name (printf "%s.%s" $name .Release.Namespace) (include "bgg.webhook.serviceDns" .) (printf "%s.%s" (include "bgg.webhook.serviceDns" .) (include "bgg.mesh" . | fromYaml).clusterDomain))
   "outDir" "/etc/bluegreen-guard/tls"
   "caValidityDays" ($s.caValidityDays | int)
   "certValidityDays" ($s.certValidityDays | int)

@@ -4,9 +4,9 @@ import type { ClusterState } from '../../cluster/cluster-state.js';
 import { findHostRules, type HostRules } from '../../istio/destination-rules.js';
 import type { DestinationRule, VirtualService } from '../../istio/types.js';
 import type { RulesConfig } from '../rules-config.js';
-import type { VsChange } from './change.js';
+import type { RoutedSubset, VsChange } from './change.js';
 import type { ScrapeStatus } from './scrape-status.js';
-import { findBackend, type Backend } from './subset-backend.js';
+import { findAllVersions, findBackend, type Backend } from './subset-backend.js';
 
 export class Lookup {
   private readonly rulesMemo = new Map<string, HostRules>();
@@ -23,6 +23,18 @@ export class Lookup {
     const key = `${fromNamespace}|${host}`;
     let found = this.rulesMemo.get(key);
     if (!found) this.rulesMemo.set(key, (found = findHostRules(host, fromNamespace, this.rulesIn, this.config)));
+    return found;
+  }
+
+  /** The backend of a routed subset, or of every version behind the Service for a destination without subset. */
+  backendFor(s: Pick<RoutedSubset, 'host' | 'subset' | 'allVersions'>, fromNamespace: string): Backend {
+    if (!s.allVersions) return this.backend(s.host, s.subset, fromNamespace);
+    const key = `${fromNamespace}|${s.host}|*${s.allVersions.exceptStable}`;
+    let found = this.backendMemo.get(key);
+    if (!found) {
+      found = findAllVersions(this.state, s.host, s.allVersions.exceptStable, this.hostRules(s.host, fromNamespace), this.config.clusterDomain);
+      this.backendMemo.set(key, found);
+    }
     return found;
   }
 

@@ -8,7 +8,7 @@
 // cutover of the service. Where no such Job exists, the rule says nothing.
 import { BEFORE_CUTOVER, BLOCKS_CUTOVER } from '../../istio/annotations.js';
 import type { Job, Pod } from '../../istio/types.js';
-import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
+import { nextStep, promotionNote, raisedCandidates, routingSentence } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 
@@ -16,7 +16,7 @@ export function checkJobs({ vs, object, name, change, lookup, config }: VsRuleIn
   const issues: Issue[] = [];
   const { service: serviceKey, version: versionKey } = config.jobLabels;
   for (const s of raisedCandidates(change)) {
-    const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
+    const backend = lookup.backendFor(s, vs.metadata.namespace);
     if (backend.kind !== 'pods') continue;
     const namespace = backend.service.metadata.namespace;
     // The selector names the service and version when it uses the configured keys; else the pods all carry them.
@@ -24,7 +24,7 @@ export function checkJobs({ vs, object, name, change, lookup, config }: VsRuleIn
     const version = backend.selector[versionKey] ?? sharedLabel(backend.pods, versionKey);
     const ofService = lookup.state.jobs(namespace).filter((j) => j.metadata.labels?.[serviceKey] === service);
     if (ofService.length === 0) continue;
-    const what = `${name} ${routingPhrase(s)}`;
+    const what = routingSentence(name, s);
 
     const migrations = version === undefined ? [] : ofService.filter((j) => j.beforeCutover && j.metadata.labels?.[versionKey] === version);
     const unfinished = migrations.filter((j) => j.outcome !== 'succeeded');

@@ -2,7 +2,7 @@
 // it gets traffic (critical checklist line). Active only with a ScrapeStatus;
 // without one the rule says it was skipped, and an unknown answer
 // (Prometheus unreachable) is reported at the rule's mode, never passed.
-import { nextStep, promotionNote, raisedCandidates, routingPhrase, subsetName } from './change.js';
+import { nextStep, promotionNote, raisedCandidates, routingSentence, subsetName } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { podList } from './pods-text.js';
@@ -24,7 +24,7 @@ export function checkMetricsScraped({ vs, object, name, change, lookup, scrape }
   }
   const issues: Issue[] = [];
   for (const s of candidates) {
-    const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
+    const backend = lookup.backendFor(s, vs.metadata.namespace);
     if (backend.kind !== 'pods' || backend.pods.length === 0) continue;
     const down = backend.pods.filter((p) => scrape.podScraped(p.metadata.namespace, p.metadata.name) === false);
     const unknown = backend.pods.filter((p) => scrape.podScraped(p.metadata.namespace, p.metadata.name) === undefined);
@@ -33,7 +33,7 @@ export function checkMetricsScraped({ vs, object, name, change, lookup, scrape }
         rule: 'metrics-scraped',
         object,
         message:
-          `${name} ${routingPhrase(s)}, but Prometheus does not scrape pods ${podList(down)} (no target with up == 1). ` +
+          `${routingSentence(name, s)}, but Prometheus does not scrape pods ${podList(down)} (no target with up == 1). ` +
           `Fix: expose the metrics endpoint and make sure Prometheus scrapes version ${s.subset} (check its targets page), then ${nextStep(s)}.` +
           promotionNote(s),
       });
@@ -43,7 +43,7 @@ export function checkMetricsScraped({ vs, object, name, change, lookup, scrape }
         rule: 'metrics-scraped',
         object,
         message:
-          `${name} ${routingPhrase(s)}, but whether Prometheus scrapes pods ${podList(unknown)} is unknown (Prometheus unreachable or not yet asked). ` +
+          `${routingSentence(name, s)}, but whether Prometheus scrapes pods ${podList(unknown)} is unknown (Prometheus unreachable or not yet asked). ` +
           `Fix: make Prometheus reachable from bluegreen-guard and retry.` +
           promotionNote(s),
       });

@@ -3,7 +3,7 @@
 // and available, no old replica left, and every pod the subset selects Ready
 // and without a recent restart. The message says why, from the pods' status.
 import type { Deployment } from '../../istio/types.js';
-import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
+import { nextStep, promotionNote, raisedCandidates, routingSentence } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { failingPods } from './pod-status.js';
@@ -16,7 +16,7 @@ const DESCRIBED_PODS = 3;
 export function checkPodsReady({ vs, object, name, change, lookup, config, nowMs }: VsRuleInput): Issue[] {
   const issues: Issue[] = [];
   for (const s of raisedCandidates(change)) {
-    const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
+    const backend = lookup.backendFor(s, vs.metadata.namespace);
     if (backend.kind !== 'pods' || backend.pods.length === 0) continue;
     const problems: string[] = [];
     const deployments: string[] = [];
@@ -45,7 +45,7 @@ export function checkPodsReady({ vs, object, name, change, lookup, config, nowMs
       rule: 'pods-ready',
       object,
       message:
-        `${name} ${routingPhrase(s)}, but ${problems.join('; ')}. ` +
+        `${routingSentence(name, s)}, but ${problems.join('; ')}. ` +
         `Fix: ${fixes.length > 0 ? `${fixes.join('; ')}; then ` : ''}wait until ${waits.length > 0 ? `${waits.join(' and ')} succeeds and ` : ''}every pod of subset ${s.subset} is Ready, then ${nextStep(s)}.` +
         promotionNote(s),
     });

@@ -3,7 +3,7 @@
 // when the config names them (probePaths), HTTP probes on those paths: the
 // runbook's synthetic /live and /ready endpoints.
 import type { ContainerProbes, Deployment } from '../../istio/types.js';
-import { nextStep, promotionNote, raisedCandidates, routingPhrase } from './change.js';
+import { nextStep, promotionNote, raisedCandidates, routingSentence } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { workloadName } from './subset-backend.js';
@@ -11,10 +11,10 @@ import { workloadName } from './subset-backend.js';
 export function checkProbes({ vs, object, name, change, lookup, config }: VsRuleInput): Issue[] {
   const issues: Issue[] = [];
   for (const s of raisedCandidates(change)) {
-    const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
+    const backend = lookup.backendFor(s, vs.metadata.namespace);
     if (backend.kind !== 'pods') continue;
     for (const w of backend.workloads) {
-      const what = `${name} ${routingPhrase(s)}`;
+      const what = routingSentence(name, s);
       if (!w.deployment) {
         issues.push({
           rule: 'probes',

@@ -9,7 +9,7 @@
 import { ROLLBACK_LATCH } from '../../istio/annotations.js';
 import { describeRevision, parseLatch, revisionKey, revisionOfPod, type LatchEntry, type Revision } from '../../istio/rollback-latch.js';
 import type { VirtualService } from '../../istio/types.js';
-import { raisedCandidates, routingPhrase, type RoutedSubset, type VsChange } from './change.js';
+import { raisedCandidates, routingSentence, type RoutedSubset, type VsChange } from './change.js';
 import type { Lookup, VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { latchAckGroups } from './latch-ack.js';
@@ -48,7 +48,7 @@ export function checkRollbackLatch({ vs, object, name, change, lookup, config }:
 
 /** Revisions of the active pods behind a subset, by key. */
 function revisionsBehind(s: RoutedSubset, vs: VirtualService, lookup: Lookup): Map<string, Revision> {
-  const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
+  const backend = lookup.backendFor(s, vs.metadata.namespace);
   const found = new Map<string, Revision>();
   if (backend.kind !== 'pods') return found;
   for (const pod of backend.pods) {
@@ -86,7 +86,7 @@ function latchMessage(name: string, s: RoutedSubset, entry: LatchedEntry, hit: r
       ? `deploy a new revision (change the pod template of ${hit.map((r) => `Deployment ${r.namespace}/${r.workload}`).join(', ')}, e.g. a fixed image, so its pods get a new pod-template-hash) and route to it`
       : `replace the pods of subset ${s.subset}`;
   return (
-    `${name} ${routingPhrase(s)}, ${what}; the watcher rolled that back at ${entry.at} (recorded on VirtualService ${holder})${why}. ` +
+    `${routingSentence(name, s)}, ${what}; the watcher rolled that back at ${entry.at} (recorded on VirtualService ${holder})${why}. ` +
     `Traffic stays off it. Ways out: ${newRevision}, or clear the latch${who}: bluegreen-guard ack ${entry.holder.name} -n ${entry.holder.namespace} --reason "<why it is safe>".`
   );
 }

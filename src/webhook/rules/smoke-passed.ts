@@ -5,7 +5,7 @@
 import { SMOKE_RESULT } from '../../istio/annotations.js';
 import { revisionKey, revisionOfPod } from '../../istio/rollback-latch.js';
 import { parseSmokeRecords } from '../../istio/smoke-result.js';
-import { nextStep, raisedCandidates, routingPhrase } from './change.js';
+import { nextStep, raisedCandidates, routingSentence } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { isActive } from './subset-backend.js';
@@ -15,6 +15,8 @@ export function checkSmokePassed({ vs, object, name, change, lookup, config }: V
   if (records.length === 0 && !config.requireSmokeTest) return [];
   const issues: Issue[] = [];
   for (const s of raisedCandidates(change)) {
+    // Smoke results are recorded per subset; every version behind a Service (a destination without subset, a delete) has none.
+    if (s.allVersions) continue;
     const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
     const revisions = backend.kind === 'pods' ? [...new Set(backend.pods.filter(isActive).flatMap((p) => { const r = revisionOfPod(p); return r ? [revisionKey(r)] : []; }))] : [];
     const record = records.find((r) => r.subset === s.subset);
@@ -23,7 +25,7 @@ export function checkSmokePassed({ vs, object, name, change, lookup, config }: V
     if (!record) problem = 'no pre-traffic smoke test result is recorded for it';
     else if (record.outcome !== 'passed') problem = `its pre-traffic smoke test ${record.outcome === 'failed' ? 'failed' : 'could not run'} at ${record.at}: ${record.message}`;
     else if (revisions.some((r) => !record.revisions.includes(r))) problem = `the smoke test passed at ${record.at} for ${record.revisions.join(', ') || 'other pods'}, but its pods now run ${revisions.join(', ')}`;
-    if (problem) issues.push({ rule: 'smoke-passed', object, message: `${name} ${routingPhrase(s)}, but ${problem}. ${how}` });
+    if (problem) issues.push({ rule: 'smoke-passed', object, message: `${routingSentence(name, s)}, but ${problem}. ${how}` });
   }
   return issues;
 }

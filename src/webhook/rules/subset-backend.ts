@@ -3,6 +3,7 @@
 // own them. A workload is found through ownerReferences (Pod → ReplicaSet →
 // Deployment), never by guessing from selectors or names.
 import { serviceOfHost } from '../../istio/hosts.js';
+import { selects } from '../../istio/labels.js';
 import { findSubset, type HostRules } from '../../istio/destination-rules.js';
 import type { Deployment, DestinationRule, Labels, OwnerReference, Pod, Service } from '../../istio/types.js';
 import type { ClusterState } from '../../cluster/cluster-state.js';
@@ -31,7 +32,8 @@ export type Backend =
       service: Service;
       /** Service selector merged with the subset's labels. */
       selector: Labels;
-      rule: DestinationRule;
+      /** The rule defining the subset; for every version behind the Service, the one defining the stable subset left out, if any. */
+      rule: DestinationRule | undefined;
       pods: Pod[];
       workloads: Workload[];
     };
@@ -67,6 +69,24 @@ export function findBackend(
   const selector = { ...serviceSelector, ...(found.subset.labels ?? {}) };
   const pods = state.podsMatching(svcRef.namespace, selector).filter(isActive);
   return { kind: 'pods', service, selector, rule: found.rule, pods, workloads: groupByWorkload(state, pods) };
+}
+
+/**
+ * Every version behind a host's Service, as a destination without subset (or
+ * a deleted VirtualService) reaches it, less the pods of the stable subset,
+ * which carry traffic already.
+ */
+export function findAllVersions(state: ClusterState, host: string, exceptStable: string, hostRules: HostRules, clusterDomain: string): Backend {
+  const svcRef = serviceOfHost(host, clusterDomain);
+  if (!svcRef) return { kind: 'external', host };
+  const service = state.service(svcRef.namespace, svcRef.name);
+  if (!service) return { kind: 'no-service', ...svcRef };
+  const selector = service.spec.selector;
+  if (!selector || Object.keys(selector).length === 0) return { kind: 'no-selector', service };
+  const stable = findSubset(hostRules.rules, exceptStable);
+  const stableSelector = stable ? { ...selector, ...(stable.subset.labels ?? {}) } : undefined;
+  const pods = state.podsMatching(svcRef.namespace, selector).filter((p) => isActive(p) && !(stableSelector && selects(stableSelector, p.metadata.labels)));
+  return { kind: 'pods', service, selector, rule: stable?.rule, pods, workloads: groupByWorkload(state, pods) };
 }
 
 export function groupByWorkload(state: ClusterState, pods: readonly Pod[]): Workload[] {

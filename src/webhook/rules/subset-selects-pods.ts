@@ -1,15 +1,17 @@
 // subset-selects-pods: a subset that gets traffic selects at least one pod
 // (Service selector together with the subset's labels).
 import { formatLabels } from '../../istio/labels.js';
-import { promotionNote, routedSubsets, routingPhrase } from './change.js';
+import { promotionNote, routedSubsets, routingSentence } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 
 export function checkSubsetSelectsPods({ vs, object, name, change, lookup, config }: VsRuleInput): Issue[] {
   const issues: Issue[] = [];
   for (const s of routedSubsets(change)) {
-    const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
-    const what = `${name} ${routingPhrase(s)}`;
+    // Every version behind the Service: the stable subset's pods, left out, are there too.
+    if (s.allVersions) continue;
+    const backend = lookup.backendFor(s, vs.metadata.namespace);
+    const what = routingSentence(name, s);
     switch (backend.kind) {
       case 'no-subset':
         break; // subset-exists reports it
@@ -43,7 +45,7 @@ export function checkSubsetSelectsPods({ vs, object, name, change, lookup, confi
           object,
           message:
             `${what}, but no pod matches it: Service ${backend.service.metadata.namespace}/${backend.service.metadata.name}'s selector together with subset ${s.subset}'s labels ` +
-            `(DestinationRule ${backend.rule.metadata.namespace}/${backend.rule.metadata.name}) is ${formatLabels(backend.selector)}, and ` +
+            `(DestinationRule ${backend.rule?.metadata.namespace}/${backend.rule?.metadata.name}) is ${formatLabels(backend.selector)}, and ` +
             `'kubectl get pods -n ${backend.service.metadata.namespace} -l ${formatLabels(backend.selector)}' finds nothing. ` +
             `Fix: deploy the ${s.subset} pods and wait until they are ready, or correct subset ${s.subset}'s labels.` + promotionNote(s),
         });

@@ -2,7 +2,7 @@
 // labels, share one version, and belong to one workload. A version-label typo
 // that lets a subset select another workload's pods is the runbook's
 // "partial rollout due to mislabeled pods".
-import { promotionNote, routedSubsets, routingPhrase } from './change.js';
+import { promotionNote, routedSubsets, routingSentence } from './change.js';
 import type { VsRuleInput } from './context.js';
 import type { Issue } from './issue.js';
 import { plural, podList } from './pods-text.js';
@@ -11,7 +11,9 @@ import { workloadName } from './subset-backend.js';
 export function checkVersionLabels({ vs, object, name, change, lookup }: VsRuleInput): Issue[] {
   const issues: Issue[] = [];
   for (const s of routedSubsets(change)) {
-    const backend = lookup.backend(s.host, s.subset, vs.metadata.namespace);
+    // Every version behind a Service carries several versions by design; probes and pods-ready judge each.
+    if (s.allVersions) continue;
+    const backend = lookup.backendFor(s, vs.metadata.namespace);
     if (backend.kind !== 'pods' || backend.pods.length === 0) continue;
     const namespace = backend.service.metadata.namespace;
     const problems: string[] = [];
@@ -35,7 +37,7 @@ export function checkVersionLabels({ vs, object, name, change, lookup }: VsRuleI
       rule: 'version-labels',
       object,
       message:
-        `${name} ${routingPhrase(s)}, whose pods are mislabeled: ${problems.join('; ')}. Traffic meant for one version reaches another (partial rollout due to mislabeled pods). ` +
+        `${routingSentence(name, s)}, whose pods are mislabeled: ${problems.join('; ')}. Traffic meant for one version reaches another (partial rollout due to mislabeled pods). ` +
         `Fix: correct the app/version labels in the pod template of the workload that does not belong, redeploy it, and check with 'kubectl get pods -n ${namespace} -L app,version'.` +
         promotionNote(s),
     });

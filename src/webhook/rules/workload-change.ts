@@ -159,13 +159,29 @@ export class ProjectedState implements ClusterState {
 
 const workloadKey = (w: Pick<Workload, 'kind' | 'name'>) => `${w.kind}/${w.name}`;
 
+/** A routed subset that selected pods before the change and selects none after it (a Service's selector changed). */
+export interface EmptiedSubset {
+  host: string;
+  subset: string;
+  refs: RoutedRef[];
+  after: Extract<Backend, { kind: 'pods' }>;
+}
+
+export interface WorkloadAnalysis {
+  /** Routed subsets the change makes select a workload they did not select before. */
+  entries: Entry[];
+  /** Routed subsets a Service's new selector leaves without any pod. */
+  emptied: EmptiedSubset[];
+}
+
 /**
  * Every routed subset (share > 0 in a VirtualService that `guarded` accepts)
  * that selects, after the change, a workload it did not select before:
  * for a Deployment, itself; for a Pod, its workload (judged whenever the pod
- * itself joins the subset); for a Service, any workload.
+ * itself joins the subset); for a Service, any workload. For a Service, also
+ * the routed subsets its new selector leaves without any pod.
  */
-export function analyseWorkloadChange(change: WorkloadChange, state: ClusterState, config: RulesConfig, guarded: (vs: VirtualService) => boolean): Entry[] {
+export function analyseWorkloadChange(change: WorkloadChange, state: ClusterState, config: RulesConfig, guarded: (vs: VirtualService) => boolean): WorkloadAnalysis {
   const { namespace } = change.next.metadata;
   const projected = new ProjectedState(state, change);
   const refs = (routedByServiceNamespace(state.virtualServices(), config.clusterDomain).get(namespace) ?? []).filter((r) => {
@@ -181,14 +197,19 @@ export function analyseWorkloadChange(change: WorkloadChange, state: ClusterStat
     group.push(ref);
   }
   const entries: Entry[] = [];
+  const emptied: EmptiedSubset[] = [];
   const rulesIn = (ns: string) => state.destinationRules(ns);
   for (const group of groups.values()) {
     const { host, subset, vs } = group[0] as RoutedRef;
     const fromNamespace = vs.metadata.namespace;
     const hostRules = findHostRules(host, fromNamespace, rulesIn, config);
     const after = findBackend(projected, host, subset, hostRules, config.clusterDomain);
-    if (after.kind !== 'pods' || after.pods.length === 0) continue;
+    if (after.kind !== 'pods') continue;
     const before = findBackend(state, host, subset, hostRules, config.clusterDomain);
+    if (after.pods.length === 0) {
+      if (change.kind === 'Service' && before.kind === 'pods' && before.pods.length > 0) emptied.push({ host, subset, refs: group, after });
+      continue;
+    }
     const beforePods = before.kind === 'pods' ? before.pods : [];
     const beforeWorkloads = new Set(before.kind === 'pods' ? before.workloads.map(workloadKey) : []);
     const joined = after.workloads.filter((w) => {
@@ -203,7 +224,7 @@ export function analyseWorkloadChange(change: WorkloadChange, state: ClusterStat
       entries.push({ host, subset, fromNamespace, hostRules, refs: group, workload, others: after.workloads.filter((w) => w !== workload), after });
     }
   }
-  return entries;
+  return { entries, emptied };
 }
 
 /** `100% in http[0] "primary", 100% in tcp[0] of VirtualService shop/reviews`: where the subset gets its traffic. */

@@ -12,7 +12,7 @@ import { plural, podList } from './pods-text.js';
 import { rolloutGaps } from './pods-ready.js';
 import { describeLacking, lackingProbes } from './probes.js';
 import { workloadName, type Workload } from './subset-backend.js';
-import { describeRefs, type Entry, type WorkloadChange } from './workload-change.js';
+import { describeRefs, type EmptiedSubset, type Entry, type WorkloadChange } from './workload-change.js';
 
 /** Everything a workload rule reads. */
 export interface WorkloadRuleInput {
@@ -20,6 +20,8 @@ export interface WorkloadRuleInput {
   change: WorkloadChange;
   /** Routed subsets the change makes select another workload; empty on a DELETE. */
   entries: Entry[];
+  /** Routed subsets a Service's new selector leaves without any pod. */
+  emptied: EmptiedSubset[];
   /** `Deployment/shop/reviews-v2`, for findings. */
   object: string;
   config: RulesConfig;
@@ -174,5 +176,21 @@ export const checkWorkloadPodsReady: WorkloadRule = ({ change, entries, object }
           ];
         });
 
+/** subset-selects-pods, for a Service's selector: a subset that gets traffic keeps at least one pod. */
+export const checkWorkloadSubsetSelectsPods: WorkloadRule = ({ change, emptied, object }) =>
+  change.kind !== 'Service'
+    ? []
+    : emptied.map((e): Issue => {
+        const { namespace, name } = change.next.metadata;
+        return {
+          rule: 'subset-selects-pods',
+          object,
+          message:
+            `Service ${namespace}/${name}'s new selector ${formatLabels(change.next.spec.selector)} (was ${formatLabels(change.previous?.spec.selector)}) makes subset ${e.subset} of ${e.host} select no pod ` +
+            `('kubectl get pods -n ${namespace} -l ${formatLabels(e.after.selector)}' finds nothing), but it gets traffic (${describeRefs(e.refs)}): those requests would fail. ` +
+            `Fix: keep the selector, or deploy pods with those labels first.`,
+        };
+      });
+
 /** Judged on every Deployment CREATE/UPDATE, Pod label change and Service selector change. Another rule plugs in here. */
-export const WORKLOAD_RULES: readonly WorkloadRule[] = [checkWorkloadVersionLabels, checkWorkloadProbes, checkWorkloadPodsReady];
+export const WORKLOAD_RULES: readonly WorkloadRule[] = [checkWorkloadVersionLabels, checkWorkloadProbes, checkWorkloadPodsReady, checkWorkloadSubsetSelectsPods];

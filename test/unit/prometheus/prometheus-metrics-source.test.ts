@@ -22,6 +22,13 @@ beforeAll(async () => {
       } else if (query === 'html') {
         res.setHeader('content-type', 'text/html');
         res.end('<html>login</html>');
+      } else if (query === 'partial') {
+        res.end(JSON.stringify({ status: 'success', warnings: ['fetching series: rpc error: code = Unavailable desc = store 127.0.0.1:1 is down'], data: { resultType: 'vector', result: [{ metric: { pod: 'a' }, value: [100, '0'] }] } }));
+      } else if (query === 'annotated') {
+        res.end(JSON.stringify({ status: 'success', warnings: ['PromQL warning: bucket label "le" is missing or has a malformed value'], data: { resultType: 'vector', result: [{ metric: { pod: 'a' }, value: [100, '0'] }] } }));
+      } else if (query === 'slow') {
+        res.statusCode = 503;
+        res.end(JSON.stringify({ status: 'error', errorType: 'timeout', error: 'query timed out in expression evaluation' }));
       } else if (query === 'scalar') {
         res.end(JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [100, '1'] } }));
       } else {
@@ -61,6 +68,27 @@ describe('PrometheusMetricsSource', () => {
 
   it('rejects a query that does not give an instant vector', async () => {
     await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('scalar', 1)).rejects.toThrow(/returned a scalar, not an instant vector/);
+  });
+
+  it('asks a scale-out layer for a whole, deduplicated answer', async () => {
+    bodies.length = 0;
+    await new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('up', 1);
+    const sent = new URLSearchParams(bodies[0]);
+    expect([sent.get('partial_response'), sent.get('dedup')]).toEqual(['false', 'true']);
+  });
+
+  it('counts a partial answer (a store missing) as no answer, never as the data it does hold', async () => {
+    const source = new PrometheusMetricsSource({ url: base, timeoutMs: 5000 });
+    await expect(source.instantQuery('partial', 1)).rejects.toThrow(/answered only partially \(fetching series: rpc error.*store 127.0.0.1:1 is down\).*counts as none/);
+    expect(source.stats.failures).toBe(1);
+  });
+
+  it('keeps an answer whose only warnings are PromQL annotations', async () => {
+    expect(await new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('annotated', 1)).toEqual([{ labels: { pod: 'a' }, value: 0 }]);
+  });
+
+  it('reports a server-side timeout as a timeout, with the limits to raise', async () => {
+    await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('slow', 1)).rejects.toThrow(/gave up on the query \(HTTP 503, timeout: .*\).*raise prometheusTimeoutMs/);
   });
 
   it.each([

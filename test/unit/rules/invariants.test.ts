@@ -164,8 +164,11 @@ describe('a change that raises no candidate is judged only by subset-exists and 
     expect(verdict.findings.map((f) => f.rule).sort()).toEqual(['subset-exists', 'subset-exists', 'subset-exists', 'subset-exists', 'weights']);
   });
 
-  it('allows deleting a VirtualService', () => {
-    expect(review(del(vs(one('shop/vs-current.yaml'))), brokenWorld(), config)).toEqual({ allowed: true, findings: [], auditAnnotations: {} });
+  it('allows deleting a VirtualService whose hosts have no Service behind them (nothing more gets traffic)', () => {
+    // A delete is a cutover to every version behind the hosts' Services (test/unit/rules/traffic-paths.test.ts); here there is none.
+    const verdict = review(del(vs(one('shop/vs-current.yaml'))), brokenWorld(), config);
+    expect(verdict.allowed).toBe(true);
+    expect(verdict.findings.map((f) => [f.rule, f.severity])).toEqual([['metrics-scraped', 'warn']]);
   });
 });
 

@@ -26,6 +26,7 @@ describe('rules config', () => {
       'host-conflict': 'deny',
       'destination-port': 'deny',
       'dr-host': 'warn',
+      'unreachable-route': 'warn',
     });
     expect(c).toMatchObject({
       rootNamespace: 'istio-system',

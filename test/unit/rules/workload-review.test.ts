@@ -173,7 +173,7 @@ const CASES: Case[] = [
     findings: [],
   },
   {
-    name: 'denies a Service selector change that newly selects a broken version (unready, without probes)',
+    name: 'denies a Service selector change that newly selects a broken version (unready, without probes) and leaves blue without pods',
     world: brokenWeb2,
     input: (o) => {
       const next = clone(service(o));
@@ -184,6 +184,8 @@ const CASES: Case[] = [
     findings: [
       ['probes', 'Service/shop/web', /^Service shop\/web's new selector app=web2 puts the pods of Deployment shop\/web2-v1 in subset green .*containers without probes/],
       ['pods-ready', 'Service/shop/web', /puts the pods of Deployment shop\/web2-v1 in subset green .*3 pods web2-v1-6b7f9c4d8-x7k2p, .* are not Ready/],
+      // web2 has no v2: blue, routed for the testers, would select nothing.
+      ['subset-selects-pods', 'Service/shop/web', /makes subset blue of web\.shop\.svc\.cluster\.local select no pod/],
     ],
   },
   {
@@ -196,6 +198,19 @@ const CASES: Case[] = [
     },
     allowed: true,
     findings: [],
+  },
+  {
+    name: 'denies a Service selector typo that leaves the routed subsets without pods (subset-selects-pods)',
+    input: (o) => {
+      const next = clone(service(o));
+      next.spec.selector = { app: 'wbe' };
+      return admitted('UPDATE', next, service(o));
+    },
+    allowed: false,
+    findings: [
+      ['subset-selects-pods', 'Service/shop/web', /^Service shop\/web's new selector app=wbe \(was app=web\) makes subset blue of web\.shop\.svc\.cluster\.local select no pod \('kubectl get pods -n shop -l app=wbe,version=v2' finds nothing\), but it gets traffic \(100% in http\[0\] "testers" of VirtualService shop\/web\).*Fix: keep the selector/],
+      ['subset-selects-pods', 'Service/shop/web', /makes subset green of web\.shop\.svc\.cluster\.local select no pod .*100% in http\[2\] "primary", 100% in tcp\[0\], 100% in tls\[0\] of VirtualService shop\/web/],
+    ],
   },
   {
     name: 'does not judge a status-only update of a Deployment that is already mislabeled into a subset',

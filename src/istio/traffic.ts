@@ -1,0 +1,202 @@
+// Which traffic a VirtualService can deliver, in Istio's order, and where a
+// change may make it grow. For each kind (http, tcp, tls) the first route
+// whose match fits takes the request; a route without match (or with an
+// empty entry) catches everything, so every later route of its kind is
+// unreachable (Istio's analyzer: IST0130). Entries of `match` are ORed, the
+// fields of one entry ANDed. Deciding whether one match is a superset of
+// another is hard in general (regexes), so the model is conservative: only
+// a provable narrowing is "less"; any other change of a match may widen it.
+import { destinationKey, routesOf, shareIn, type Route, type RouteKind } from './routes.js';
+import type { VirtualService } from './types.js';
+
+export interface RouteTraffic {
+  route: Route;
+  /** The route's `match` entries; `undefined` when it catches everything. */
+  match: Record<string, unknown>[] | undefined;
+  /** The catch-all route of the same kind in front of it, when there is one. */
+  shadowedBy: Route | undefined;
+}
+
+/** How a change can make a route catch requests it did not catch before. */
+export type GrowthPath =
+  | { kind: 'new-route' }
+  | { kind: 'match-removed' }
+  | { kind: 'match-changed' }
+  | { kind: 'front-deleted'; front: Route }
+  | { kind: 'front-moved'; front: Route }
+  | { kind: 'front-match-changed'; front: Route }
+  | { kind: 'unshadowed'; by: Route };
+
+export interface RouteChange {
+  route: Route;
+  /** The route in the old object it continues (same name, else same match, else same position); undefined for a new route. */
+  old: Route | undefined;
+  /** Why the route's reachable traffic may grow; undefined when it cannot (or it is unreachable now). */
+  growth: GrowthPath | undefined;
+}
+
+export interface DestinationChange {
+  route: Route;
+  host: string;
+  writtenHost: string;
+  subset: string | undefined;
+  oldShare: number;
+  newShare: number;
+  /** Its traffic may grow: its share rose, or its route may catch more with a share above 0. */
+  grows: boolean;
+  /** Set when the route may catch more (its share as written aside): the path the extra traffic takes. */
+  path: GrowthPath | undefined;
+}
+
+export interface TrafficChange {
+  routes: RouteChange[];
+  /** One entry per (route, host, subset) of the new object; unreachable routes are left out. */
+  destinations: DestinationChange[];
+}
+
+/** A destination that receives traffic: a share above 0 in a route that some request can reach. */
+export interface ReachableDestination {
+  route: Route;
+  host: string;
+  subset: string | undefined;
+  sharePercent: number;
+}
+
+/** Every route with its match and the catch-all in front of it, in Istio's order. */
+export function trafficOf(vs: VirtualService, clusterDomain: string): RouteTraffic[] {
+  const routes = routesOf(vs, clusterDomain);
+  const catchAll = new Map<RouteKind, Route>();
+  return routes.map((route) => {
+    const match = matchOf(vs, route);
+    const shadowedBy = catchAll.get(route.kind);
+    if (!match && !shadowedBy) catchAll.set(route.kind, route);
+    return { route, match, shadowedBy };
+  });
+}
+
+/** Which (host, subset or all) get traffic above 0 from this VirtualService. */
+export function reachableDestinations(vs: VirtualService, clusterDomain: string): ReachableDestination[] {
+  const out: ReachableDestination[] = [];
+  for (const t of trafficOf(vs, clusterDomain)) {
+    if (t.shadowedBy) continue;
+    const done = new Set<string>();
+    for (const d of t.route.destinations) {
+      const key = destinationKey(d);
+      if (done.has(key)) continue;
+      done.add(key);
+      const sharePercent = shareIn(t.route, key);
+      if (sharePercent > 0) out.push({ route: t.route, host: d.host, subset: d.subset, sharePercent });
+    }
+  }
+  return out;
+}
+
+/** What a change does to each route and destination of the new object (`old` undefined: a new object). */
+export function trafficChange(old: VirtualService | undefined, next: VirtualService, clusterDomain: string): TrafficChange {
+  const before = old ? trafficOf(old, clusterDomain) : [];
+  const after = trafficOf(next, clusterDomain);
+  const pairs = pairRoutes(before, after);
+  const routes: RouteChange[] = after.map((t) => {
+    const o = pairs.get(t);
+    return { route: t.route, old: o?.route, growth: t.shadowedBy ? undefined : growthOf(t, o, before, after, pairs) };
+  });
+  const destinations: DestinationChange[] = [];
+  routes.forEach((rc, i) => {
+    if (after[i]?.shadowedBy) return;
+    const done = new Set<string>();
+    for (const d of rc.route.destinations) {
+      const key = destinationKey(d);
+      if (done.has(key)) continue;
+      done.add(key);
+      const newShare = shareIn(rc.route, key);
+      const oldShare = shareIn(rc.old, key);
+      const path = newShare > 0 ? rc.growth : undefined;
+      destinations.push({ route: rc.route, host: d.host, writtenHost: d.writtenHost, subset: d.subset, oldShare, newShare, grows: newShare > oldShare || path !== undefined, path });
+    }
+  });
+  return { routes, destinations };
+}
+
+/**
+ * `to` matches no request `from` does not: every entry of `to` carries every
+ * field of some entry of `from` with the same value (it may add fields: AND),
+ * and `to` may drop entries (OR). A catch-all `from` is narrowed by anything.
+ */
+export function narrows(from: Record<string, unknown>[] | undefined, to: Record<string, unknown>[] | undefined): boolean {
+  if (!from) return true;
+  if (!to) return false;
+  return to.every((entry) => from.some((wider) => Object.keys(wider).every((field) => field in entry && stableJson(entry[field]) === stableJson(wider[field]))));
+}
+
+function growthOf(t: RouteTraffic, o: RouteTraffic | undefined, before: RouteTraffic[], after: RouteTraffic[], pairs: Map<RouteTraffic, RouteTraffic>): GrowthPath | undefined {
+  if (!o) return { kind: 'new-route' };
+  if (o.shadowedBy) return { kind: 'unshadowed', by: o.shadowedBy };
+  if (!narrows(o.match, t.match)) return t.match ? { kind: 'match-changed' } : { kind: 'match-removed' };
+  const paired = new Map([...pairs].map(([a, b]) => [b, a]));
+  const position = (x: RouteTraffic) => after.indexOf(x);
+  const here = position(t);
+  for (const front of before) {
+    if (front.route.kind !== o.route.kind || front.route.index >= o.route.index) continue;
+    const now = paired.get(front);
+    if (!now) return { kind: 'front-deleted', front: front.route };
+    if (position(now) > here) return { kind: 'front-moved', front: front.route };
+    // A route in front that now catches no less than before takes no less from this one.
+    if (!narrows(now.match, front.match)) return { kind: 'front-match-changed', front: now.route };
+  }
+  return undefined;
+}
+
+/** Old route → new route continuity: the same key (name, else match), else the same kind and position among the rest. */
+function pairRoutes(before: RouteTraffic[], after: RouteTraffic[]): Map<RouteTraffic, RouteTraffic> {
+  const pairs = new Map<RouteTraffic, RouteTraffic>();
+  const used = new Set<RouteTraffic>();
+  const byKey = new Map(before.map((b) => [b.route.key, b]));
+  for (const a of after) {
+    const b = byKey.get(a.route.key);
+    if (b && !used.has(b)) {
+      pairs.set(a, b);
+      used.add(b);
+    }
+  }
+  for (const a of after) {
+    if (pairs.has(a)) continue;
+    const b = before.find((x) => !used.has(x) && x.route.kind === a.route.kind && x.route.index === a.route.index && !hasName(x.route) && !hasName(a.route));
+    if (b) {
+      pairs.set(a, b);
+      used.add(b);
+    }
+  }
+  return pairs;
+}
+
+function hasName(r: Route): boolean {
+  return r.key.startsWith(`${r.kind}:name=`);
+}
+
+function matchOf(vs: VirtualService, route: Route): Record<string, unknown>[] | undefined {
+  const list = vs.spec[route.kind];
+  const raw = Array.isArray(list) ? (list[route.index] as { match?: unknown } | undefined)?.match : undefined;
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  const entries = raw.map((e) => {
+    const fields: Record<string, unknown> = {};
+    if (e !== null && typeof e === 'object' && !Array.isArray(e)) {
+      // An entry's `name` only labels it (HTTPMatchRequest.name); it matches nothing.
+      for (const [k, v] of Object.entries(e as Record<string, unknown>)) if (k !== 'name' && v !== undefined && v !== null) fields[k] = v;
+    }
+    return fields;
+  });
+  // An entry without conditions matches every request, and so does the whole list.
+  return entries.some((e) => Object.keys(e).length === 0) ? undefined : entries;
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
