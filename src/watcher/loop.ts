@@ -11,7 +11,7 @@ import type { DeploymentPromoter } from '../cluster/deployment-labeler.js';
 import type { EventRecorder, GuardEvent } from '../cluster/events.js';
 import type { Clock, LeaderElector } from '../cluster/lease-elector.js';
 import type { RecordResult, RollbackRequest, RollbackResult } from './virtual-service-patcher.js';
-import { isGuarded } from '../istio/guard.js';
+import { isWatched } from '../istio/guard.js';
 import type { Mesh } from '../istio/mesh.js';
 import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
@@ -160,7 +160,7 @@ export class WatcherLoop {
     const now = deps.clock.now();
     const entries = deps.objects
       .virtualServices()
-      .filter((vs) => isGuarded(vs, deps.objects, deps.mesh))
+      .filter((vs) => isWatched(vs, deps.objects, deps.mesh))
       .map((vs) => this.entryFor(vs, now));
     const targets = entries.flatMap((e) => e.targets.map((t) => t.target));
     const { evaluations, roundError } = await this.evaluateAll(targets, now);
