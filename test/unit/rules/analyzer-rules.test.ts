@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { review } from '../../../src/webhook/review.js';
 import { defaultRulesConfig } from '../../../src/webhook/rules-config.js';
 import type { Finding, RuleId } from '../../../src/webhook/verdict.js';
-import { clone, create, currentAndEdited, dr, find, one, route, shopObjects, stateOf, update, vs, type Json } from './world.js';
+import { clone, create, currentAndEdited, dr, find, one, route, setWeights, shopObjects, stateOf, update, vs, type Json } from './world.js';
 
 const config = defaultRulesConfig();
 const only = (findings: Finding[], rule: RuleId) => findings.filter((f) => f.rule === rule).map((f) => [f.severity, f.object]);
@@ -65,5 +65,27 @@ describe('dr-host', () => {
     edited.spec.host = host;
     const verdict = review(update(dr(raw), dr(edited)), stateOf(objects), config);
     expect(only(verdict.findings, 'dr-host')).toEqual(expected);
+  });
+});
+
+describe("Istio's analyzers never block a rollback", () => {
+  it('turns destination-port and host-conflict denials into warnings on a shift back to green', () => {
+    const raw = clone(one('shop/vs-current.yaml'));
+    const switched = clone(raw);
+    setWeights(switched, 'http', 'primary', { green: 0, blue: 100 });
+    const back = clone(switched);
+    setWeights(back, 'http', 'primary', { green: 100, blue: 0 });
+    delete route(back, 'http', 'testers').route[0].destination.port;
+    const objects = shopObjects();
+    const shortcut = clone(raw);
+    shortcut.metadata = { name: 'web-blue-shortcut', namespace: 'shop' };
+    objects.push(shortcut);
+    const verdict = review(update(vs(switched), vs(back)), stateOf(objects), config);
+    expect(verdict).toMatchObject({ allowed: true, exemption: 'rollback' });
+    expect(verdict.findings.filter((f) => f.rule === 'destination-port' || f.rule === 'host-conflict').map((f) => [f.rule, f.severity])).toEqual([
+      ['host-conflict', 'warn'],
+      ['destination-port', 'warn'],
+    ]);
+    expect(verdict.findings.find((f) => f.rule === 'destination-port')?.message).toContain('a rollback is never blocked');
   });
 });
