@@ -13,6 +13,7 @@ import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeCon
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { AlertmanagerAlertSink, type AlertSink } from '../alertmanager/alert-sink.js';
+import { RetryingAlertSink } from '../alertmanager/retrying-alert-sink.js';
 import { AlertmanagerFiringAlertSource } from '../alertmanager/firing-alert-source.js';
 import type { IstioApiVersion } from '../cluster/cluster-cache.js';
 import { KubernetesDeploymentPromoter } from '../cluster/deployment-labeler.js';
@@ -94,7 +95,20 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     ? new PrometheusMetricsSource({ url: config.prometheusUrl, timeoutMs: config.prometheusTimeoutMs, onQuery: (e) => metrics.prometheusQuery(e) })
     : noPrometheus;
   const alertmanager = config.alertmanagerUrl ? { url: config.alertmanagerUrl, timeoutMs: config.alertmanagerTimeoutMs } : undefined;
-  const sink: AlertSink = alertmanager ? new AlertmanagerAlertSink(alertmanager) : { send: () => Promise.resolve() };
+  // What Alertmanager does not take is kept and re-sent with backoff until it does (bounded).
+  const retrying = alertmanager
+    ? new RetryingAlertSink(new AlertmanagerAlertSink(alertmanager), {
+        pending: (n) => metrics.alertsPending(n),
+        dropped: (n) => {
+          metrics.alertsDropped(n);
+          log.error({ dropped: n }, 'too many undelivered alerts: the oldest are given up');
+        },
+        delivered: (n, attempts) => {
+          if (attempts > 1) log.info({ alerts: n, attempts }, 'Alertmanager took the alerts it had refused');
+        },
+      })
+    : undefined;
+  const sink: AlertSink = retrying ?? { send: () => Promise.resolve() };
   if (!config.prometheusUrl) log.warn({}, 'prometheusUrl is empty: every service is judged blind (no rollback on metrics); fix: set prometheusUrl');
   if (!alertmanager) log.warn({}, 'alertmanagerUrl is empty: the critical-alert rule is off and no alert is posted; fix: set alertmanagerUrl');
   for (const warning of config.warnings) log.warn({}, warning);
@@ -178,6 +192,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
       if (stopping) return;
       stopping = true;
       await loop.stop();
+      retrying?.stop();
       await elector.stop();
       await caches.stop();
       await closeServer(server);

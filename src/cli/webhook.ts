@@ -18,6 +18,7 @@ import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
 import { isGuarded, isGuardedNamespace } from '../istio/guard.js';
 import { createMetricsServer } from '../http/metrics-server.js';
+import { judgeGuardSwitches } from '../webhook/rules/guard-switches.js';
 import { AUDIT_BREAK_GLASS_REASON, AUDIT_BREAK_GLASS_USER, breakGlass } from '../webhook/rules/break-glass.js';
 import { AdmissionMetrics } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
@@ -82,6 +83,12 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     log: log.child({ component: 'admission' }),
     bodyLimitBytes: config.admission.bodyLimitBytes,
     admissionPath: config.admission.path,
+    // Ten concurrent 6 MiB reviews would otherwise grow the heap past the chart's memory limit (docs/security.md).
+    afterLargeReview: () => void releaseHeap(),
+    guardSwitches: (input: ReviewInput) => {
+      const obj = input.object ?? input.oldObject;
+      return judgeGuardSwitches(input, obj !== undefined && isGuardedNamespace(state.namespace(obj.metadata.namespace), config.mesh), config.rules);
+    },
     // A review that errors is refused; break-glass is the way through, as for any denial.
     override: (input: ReviewInput) => {
       const glass = breakGlass((input.object ?? input.oldObject)?.metadata.annotations, input.requester, config.rules);

@@ -24,6 +24,19 @@ export function isGuarded(obj: GuardableObject, namespaces: NamespaceLookup, mes
   return ns !== undefined && isGuardedNamespace(namespaces.namespace(ns), mesh);
 }
 
+/**
+ * What the watcher evaluates: the same opt-in, but a stored `disabled` never
+ * blinds it (docs/security.md). The webhook honours an opt-out only from the
+ * break-glass groups, yet one written while the webhook was down, or before it
+ * checked, carries no proof of who set it; so the watcher keeps evaluating and
+ * rolling back, and only admission review is off for the object.
+ */
+export function isWatched(obj: GuardableObject, namespaces: NamespaceLookup, mesh: Pick<Mesh, 'guardLabel'>): boolean {
+  if (obj.metadata.annotations?.[GUARD_ANNOTATION] === 'enabled') return true;
+  const ns = obj.metadata.namespace;
+  return ns !== undefined && isGuardedNamespace(namespaces.namespace(ns), mesh);
+}
+
 /** The namespace opt-in alone, for caches that keep only guarded namespaces. */
 export function isGuardedNamespace(ns: { metadata: { labels?: Labels } } | undefined, mesh: Pick<Mesh, 'guardLabel'>): boolean {
   return ns?.metadata.labels?.[mesh.guardLabel] === 'enabled';

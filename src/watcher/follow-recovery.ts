@@ -10,6 +10,11 @@ import type { AlertContext } from './guard-alerts.js';
 import type { RecoveryTarget } from './recovery-probe.js';
 import type { RecoveryRecord } from './recovery.js';
 import type { MeshOptions, WatchedObjects } from './watch-targets.js';
+import { RECOVERY } from '../istio/annotations.js';
+import { logKeys, type LoopIO } from './loop-io.js';
+import { DEFAULT_RECOVERY_POLICY, judgeRecovery, parseRecovery, recoveryAnnotation, type RecoveryMeasurement, type RecoveryRecord as Record_ } from './recovery.js';
+
+
 
 export const RECOVERY_FAILED_ALERT = 'BlueGreenGuardRecoveryFailed';
 
@@ -58,4 +63,51 @@ export function recoveryFailedAlert(ctx: AlertContext, target: RecoveryTarget, d
     endsAt: resolved ? ctx.at : ctx.endsAt,
     generatorUrl: ctx.generatorUrl,
   });
+}
+
+/**
+ * After a rollback: did the stable version come back to its pre-cutover level, and its callers
+ * too? Recovered → the rollback alert is resolved with "recovered in N s"; not within the window →
+ * a critical alert with the measured values, re-sent while it lasts.
+ */
+export async function followRecovery(vs: VirtualService, state: CutoverState, now: Date, outgoing: PostableAlert[], io: LoopIO): Promise<void> {
+const { deps } = io;
+  const policy = deps.config.recovery ?? DEFAULT_RECOVERY_POLICY;
+  const record = parseRecovery(vs.metadata.annotations?.[RECOVERY]);
+  if (!deps.recoveryProbe || !record || record.state === 'recovered' || deps.config.dryRun) return;
+  const target = recoveryTarget(vs, state, deps.objects, deps.mesh);
+  if (!target) return;
+  const rolledBackMs = Date.parse(record.rolledBackAt);
+  const elapsedSeconds = (now.getTime() - rolledBackMs) / 1000;
+  const cutoverMs = state.cutoverStartedAt?.getTime() ?? rolledBackMs;
+  let measurement: RecoveryMeasurement;
+  try {
+    measurement = await deps.recoveryProbe(target, {
+      nowSeconds: now.getTime() / 1000,
+      cutoverStartedSeconds: cutoverMs / 1000,
+      nowWindowSeconds: Math.min(policy.rateWindowSeconds, elapsedSeconds),
+      baselineSeconds: policy.baselineSeconds,
+    });
+  } catch (err) {
+    deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, 'recovery not measured this cycle');
+    return;
+  }
+  const verdict = judgeRecovery(measurement, policy, elapsedSeconds);
+  const ctx = io.alertContext(vs, { namespace: target.namespace, service: target.service, version: record.candidateVersion }, now);
+  if (verdict.kind === 'pending') {
+    deps.log.debug({ ...logKeys(vs) }, `recovery pending: ${verdict.detail}`);
+    return;
+  }
+  const next: Record_ = { ...record, state: verdict.kind, detail: verdict.detail };
+  if (verdict.kind === 'recovered') {
+    outgoing.push(resolvedRollbackAlert(ctx, record, verdict.detail));
+    if (record.state === 'failed') outgoing.push(recoveryFailedAlert(ctx, target, verdict.detail, true));
+  } else {
+    outgoing.push(recoveryFailedAlert(ctx, target, verdict.detail));
+  }
+  if (record.state === verdict.kind) return;
+  if (await io.record(vs, recoveryAnnotation(next))) {
+    deps.log[verdict.kind === 'recovered' ? 'info' : 'error']({ ...logKeys(vs) }, verdict.detail);
+    await io.event(vs, { type: verdict.kind === 'recovered' ? 'Normal' : 'Warning', reason: verdict.kind === 'recovered' ? 'Recovered' : 'RecoveryFailed', message: verdict.detail, at: now });
+  }
 }

@@ -11,17 +11,17 @@ import type { DeploymentPromoter } from '../cluster/deployment-labeler.js';
 import type { EventRecorder, GuardEvent } from '../cluster/events.js';
 import type { Clock, LeaderElector } from '../cluster/lease-elector.js';
 import type { RecordResult, RollbackRequest, RollbackResult } from './virtual-service-patcher.js';
-import { isGuarded } from '../istio/guard.js';
+import { isWatched } from '../istio/guard.js';
 import type { Mesh } from '../istio/mesh.js';
 import type { VirtualService } from '../istio/types.js';
 import { cutoverStart, decideCutover, readCutoverState, type AnnotationChanges, type CutoverState } from './cutover-state.js';
 import * as alerts from './guard-alerts.js';
 import { refuseEmptyTarget, type ReadyPodSource } from './rollback-target.js';
-import { recoveryFailedAlert, recoveryTarget, resolvedRollbackAlert } from './follow-recovery.js';
+import { followRecovery } from './follow-recovery.js';
+import type { LoopIO } from './loop-io.js';
 import type { RecoveryTarget, RecoveryTimes } from './recovery-probe.js';
-import { DEFAULT_RECOVERY_POLICY, judgeRecovery, parseRecovery, recoveryAnnotation, type RecoveryMeasurement, type RecoveryPolicy, type RecoveryRecord } from './recovery.js';
-import { RECOVERY, SMOKE_TEST_URL } from '../istio/annotations.js';
-import { smokeCandidate, zeroPercentCandidates } from './pre-traffic-smoke.js';
+import { DEFAULT_RECOVERY_POLICY, recoveryAnnotation, type RecoveryMeasurement, type RecoveryPolicy } from './recovery.js';
+import { smokeBeforeTraffic } from './pre-traffic-smoke.js';
 import type { SmokeTestResult, SmokeTestSpec } from './smoke-test.js';
 import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
 import { worst, type Evaluation, type ServiceKey, type WatchFinding } from './verdict.js';
@@ -160,7 +160,7 @@ export class WatcherLoop {
     const now = deps.clock.now();
     const entries = deps.objects
       .virtualServices()
-      .filter((vs) => isGuarded(vs, deps.objects, deps.mesh))
+      .filter((vs) => isWatched(vs, deps.objects, deps.mesh))
       .map((vs) => this.entryFor(vs, now));
     const targets = entries.flatMap((e) => e.targets.map((t) => t.target));
     const { evaluations, roundError } = await this.evaluateAll(targets, now);
@@ -313,80 +313,30 @@ export class WatcherLoop {
     }
   }
 
-  /** Last pre-traffic smoke test per VirtualService and subset: at most one per smokeRerunSeconds. */
+  /** Last pre-traffic smoke test per VirtualService and subset (a cache of throttling only). */
   private readonly smokedAtMs = new Map<string, number>();
 
-  private async smokeBeforeTraffic(vs: VirtualService, state: CutoverState, now: Date): Promise<void> {
-    const { deps } = this;
-    const smokeTest = deps.config.smokeTest;
-    if (!smokeTest?.url && vs.metadata.annotations?.[SMOKE_TEST_URL] === undefined) return;
-    if (!deps.smokeRunner || !deps.revisions || !smokeTest || deps.config.dryRun) return;
-    for (const c of zeroPercentCandidates(vs, state, deps.objects, deps.mesh)) {
-      const key = `${vs.metadata.uid ?? vs.metadata.name}/${c.subset}`;
-      const last = this.smokedAtMs.get(key);
-      if (last !== undefined && now.getTime() - last < SMOKE_RERUN_SECONDS * 1000) continue;
-      this.smokedAtMs.set(key, now.getTime());
-      try {
-        const done = await smokeCandidate(vs, c, { smokeTest, run: deps.smokeRunner, revisions: deps.revisions }, now);
-        if (done?.annotations && (await this.record(vs, done.annotations))) {
-          deps.log.info({ ...logKeys(vs) }, `pre-traffic smoke test of subset ${c.subset} (${done.record.revisions.join(', ') || 'no revision read'}): ${done.record.outcome}: ${done.record.message}`);
-        }
-      } catch (err) {
-        deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, `pre-traffic smoke test of subset ${c.subset} not run`);
-      }
-      return; // one write per cycle and object: the next cycle sees the fresh resourceVersion
-    }
+  private smokeBeforeTraffic(vs: VirtualService, state: CutoverState, now: Date): Promise<void> {
+    return smokeBeforeTraffic(vs, state, now, this.smokedAtMs, this.io());
   }
 
   private recoveryWatched(): boolean {
     return (this.deps.config.recovery ?? DEFAULT_RECOVERY_POLICY).enabled && this.deps.recoveryProbe !== undefined;
   }
 
-  /**
-   * After a rollback: did the stable version come back to its pre-cutover level, and its callers
-   * too? Recovered → the rollback alert is resolved with "recovered in N s"; not within the window →
-   * a critical alert with the measured values, re-sent while it lasts.
-   */
-  private async followRecovery(vs: VirtualService, state: CutoverState, now: Date, outgoing: PostableAlert[]): Promise<void> {
-    const { deps } = this;
-    const policy = deps.config.recovery ?? DEFAULT_RECOVERY_POLICY;
-    const record = parseRecovery(vs.metadata.annotations?.[RECOVERY]);
-    if (!this.recoveryWatched() || !deps.recoveryProbe || !record || record.state === 'recovered' || deps.config.dryRun) return;
-    const target = recoveryTarget(vs, state, deps.objects, deps.mesh);
-    if (!target) return;
-    const rolledBackMs = Date.parse(record.rolledBackAt);
-    const elapsedSeconds = (now.getTime() - rolledBackMs) / 1000;
-    const cutoverMs = state.cutoverStartedAt?.getTime() ?? rolledBackMs;
-    let measurement: RecoveryMeasurement;
-    try {
-      measurement = await deps.recoveryProbe(target, {
-        nowSeconds: now.getTime() / 1000,
-        cutoverStartedSeconds: cutoverMs / 1000,
-        nowWindowSeconds: Math.min(policy.rateWindowSeconds, elapsedSeconds),
-        baselineSeconds: policy.baselineSeconds,
-      });
-    } catch (err) {
-      deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, 'recovery not measured this cycle');
-      return;
-    }
-    const verdict = judgeRecovery(measurement, policy, elapsedSeconds);
-    const ctx = this.alertContext(vs, { namespace: target.namespace, service: target.service, version: record.candidateVersion }, now);
-    if (verdict.kind === 'pending') {
-      deps.log.debug({ ...logKeys(vs) }, `recovery pending: ${verdict.detail}`);
-      return;
-    }
-    const next: RecoveryRecord = { ...record, state: verdict.kind, detail: verdict.detail };
-    if (verdict.kind === 'recovered') {
-      outgoing.push(resolvedRollbackAlert(ctx, record, verdict.detail));
-      if (record.state === 'failed') outgoing.push(recoveryFailedAlert(ctx, target, verdict.detail, true));
-    } else {
-      outgoing.push(recoveryFailedAlert(ctx, target, verdict.detail));
-    }
-    if (record.state === verdict.kind) return;
-    if (await this.record(vs, recoveryAnnotation(next))) {
-      deps.log[verdict.kind === 'recovered' ? 'info' : 'error']({ ...logKeys(vs) }, verdict.detail);
-      await this.event(vs, { type: verdict.kind === 'recovered' ? 'Normal' : 'Warning', reason: verdict.kind === 'recovered' ? 'Recovered' : 'RecoveryFailed', message: verdict.detail, at: now });
-    }
+  private followRecovery(vs: VirtualService, state: CutoverState, now: Date, outgoing: PostableAlert[]): Promise<void> {
+    if (!this.recoveryWatched()) return Promise.resolve();
+    return followRecovery(vs, state, now, outgoing, this.io());
+  }
+
+  /** What the helpers beside the loop may do: write state, record Events, name alerts. */
+  private io(): LoopIO {
+    return {
+      deps: this.deps,
+      record: (vs, changes) => this.record(vs, changes),
+      event: (vs, e) => this.event(vs, e),
+      alertContext: (vs, key, now) => this.alertContext(vs, key, now),
+    };
   }
 
   /** The latch annotations for this rollback, or none when latching is off. */
@@ -494,9 +444,6 @@ export class WatcherLoop {
     return since === undefined ? 0 : Math.floor((now.getTime() - since) / 1000);
   }
 }
-
-/** A candidate at 0 % is smoke-tested at most this often; a result is written only when it or the revisions change. */
-const SMOKE_RERUN_SECONDS = 60;
 
 /** An evaluation that could not be made: the guard is blind, never a silent pass. */
 const BLIND: Evaluation = { verdict: 'error', findings: [] };

@@ -5,7 +5,8 @@
 // reads it. What the test reaches is the URL template's business: rendered
 // with the candidate's `{{version}}`, it must address only the candidate —
 // a per-version Service, or a header-matched route to the candidate subset.
-import { SMOKE_RESULT } from '../istio/annotations.js';
+import { SMOKE_RESULT, SMOKE_TEST_URL } from '../istio/annotations.js';
+import { logKeys, type LoopIO } from './loop-io.js';
 import { findHostRules, findSubset } from '../istio/destination-rules.js';
 import { metricsServiceOf } from '../istio/hosts.js';
 import { revisionKey } from '../istio/rollback-latch.js';
@@ -58,4 +59,30 @@ export async function smokeCandidate(vs: VirtualService, c: PreTrafficCandidate,
   const previous = parseSmokeRecords(vs.metadata.annotations?.[SMOKE_RESULT]).find((r) => r.subset === c.subset);
   const changed = !previous || previous.outcome !== record.outcome || previous.revisions.join(',') !== record.revisions.join(',');
   return changed ? { record, annotations: { [SMOKE_RESULT]: withSmokeRecord(vs.metadata.annotations?.[SMOKE_RESULT], record) } } : { record };
+}
+
+/** A candidate at 0 % is smoke-tested at most this often; a result is written only when it or the revisions change. */
+const SMOKE_RERUN_SECONDS = 60;
+
+/** The loop's step for a VirtualService without candidate traffic: smoke-test its candidates at 0 %. */
+export async function smokeBeforeTraffic(vs: VirtualService, state: CutoverState, now: Date, smokedAtMs: Map<string, number>, io: LoopIO): Promise<void> {
+const { deps } = io;
+  const smokeTest = deps.config.smokeTest;
+  if (!smokeTest?.url && vs.metadata.annotations?.[SMOKE_TEST_URL] === undefined) return;
+  if (!deps.smokeRunner || !deps.revisions || !smokeTest || deps.config.dryRun) return;
+  for (const c of zeroPercentCandidates(vs, state, deps.objects, deps.mesh)) {
+    const key = `${vs.metadata.uid ?? vs.metadata.name}/${c.subset}`;
+    const last = smokedAtMs.get(key);
+    if (last !== undefined && now.getTime() - last < SMOKE_RERUN_SECONDS * 1000) continue;
+    smokedAtMs.set(key, now.getTime());
+    try {
+      const done = await smokeCandidate(vs, c, { smokeTest, run: deps.smokeRunner, revisions: deps.revisions }, now);
+      if (done?.annotations && (await io.record(vs, done.annotations))) {
+        deps.log.info({ ...logKeys(vs) }, `pre-traffic smoke test of subset ${c.subset} (${done.record.revisions.join(', ') || 'no revision read'}): ${done.record.outcome}: ${done.record.message}`);
+      }
+    } catch (err) {
+      deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, `pre-traffic smoke test of subset ${c.subset} not run`);
+    }
+    return; // one write per cycle and object: the next cycle sees the fresh resourceVersion
+  }
 }

@@ -25,6 +25,8 @@ export class WatcherMetrics implements LoopMetrics {
   private readonly conflicts: Counter;
   private readonly writes: Counter<'outcome'>;
   private readonly alertFailures: Counter;
+  private readonly alertsUndelivered: Gauge;
+  private readonly alertsDroppedTotal: Counter;
   private readonly leading: Gauge;
   private readonly queries: Histogram<'kind' | 'ok'>;
 
@@ -54,6 +56,16 @@ export class WatcherMetrics implements LoopMetrics {
     this.conflicts = new Counter({ name: 'bluegreen_guard_watcher_patch_conflicts_total', help: 'Rollback patches refused because the VirtualService changed (409/422), then retried.', registers });
     this.writes = new Counter({ name: 'bluegreen_guard_watcher_state_writes_total', help: 'Cutover state recorded in annotations, by outcome.', labelNames: ['outcome'], registers });
     this.alertFailures = new Counter({ name: 'bluegreen_guard_watcher_alert_post_failures_total', help: 'Alerts Alertmanager did not accept.', registers });
+    this.alertsUndelivered = new Gauge({
+      name: 'bluegreen_guard_watcher_alerts_undelivered',
+      help: 'Alerts Alertmanager has not accepted yet, kept and re-sent with backoff.',
+      registers,
+    });
+    this.alertsDroppedTotal = new Counter({
+      name: 'bluegreen_guard_watcher_alerts_dropped_total',
+      help: 'Undelivered alerts given up because more were pending than alertmanagerMaxPending.',
+      registers,
+    });
     this.leading = new Gauge({ name: 'bluegreen_guard_watcher_leader', help: '1 while this replica holds the Lease and acts, 0 on standby.', registers });
     this.queries = new Histogram({
       name: 'bluegreen_guard_watcher_prometheus_query_duration_seconds',
@@ -86,6 +98,15 @@ export class WatcherMetrics implements LoopMetrics {
 
   alertsFailed(count: number): void {
     this.alertFailures.inc(count);
+  }
+
+  /** Hooks for RetryingAlertSink. */
+  alertsPending(count: number): void {
+    this.alertsUndelivered.set(count);
+  }
+
+  alertsDropped(count: number): void {
+    this.alertsDroppedTotal.inc(count);
   }
 
   leader(isLeader: boolean): void {

@@ -32,6 +32,7 @@ export interface RejectedRequest {
  */
 export const DEFAULT_MAX_CONCURRENT_REVIEWS = 2;
 export const DEFAULT_MAX_QUEUED_REVIEWS = 64;
+export const LARGE_BODY_BYTES = 1024 * 1024;
 
 export interface TransportOptions {
   bodyLimitBytes: number;
@@ -41,6 +42,12 @@ export interface TransportOptions {
   maxQueuedReviews?: number;
   /** Told about every request refused before a handler saw it. */
   onRejected?: (rejected: RejectedRequest) => void;
+  /**
+   * Called after answering a review whose body was at least LARGE_BODY_BYTES:
+   * its garbage (bytes, text, parsed value, the rules' intermediate values) is
+   * several times the body, and V8 would keep the heap it grew for it.
+   */
+  afterLargeReview?: () => void;
   /** Told about a throw the seam caught outside the handler (a bug: the request still gets an answer). */
   onFault?: (error: unknown) => void;
 }
@@ -135,6 +142,7 @@ export function admissionTransport(handler: AdmissionHandler, options: Transport
           return;
         }
         judgeBytes(body, receivedAtMs, respond, reject);
+        if (body.length >= LARGE_BODY_BYTES) options.afterLargeReview?.();
       } catch (e) {
         onFault?.(e);
         reject(500, `the webhook failed to answer: ${errorText(e)}`);

@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AdmissionHandler, AdmissionOutcome, AdmissionWrapper, DecodedReview } from './admission.js';
 import { errorText } from './admission-transport.js';
+import { AUDIT_GUARD_SWITCH, AUDIT_GUARD_SWITCH_USER, type GuardSwitchVerdict } from './rules/guard-switches.js';
 import type { Exemption, ReviewInput, ReviewVerdict, RuleId } from './verdict.js';
 
 /** The rule core, seen from the transport: a pure function of the request. */
@@ -101,6 +102,23 @@ export function withGuardFilter(isGuarded: (input: ReviewInput) => boolean): Adm
       return { kind: 'verdict', verdict: { allowed: true, findings: [], exemption: 'not-guarded', auditAnnotations: {} } };
     }
     return next(review);
+  };
+}
+
+/**
+ * The guard's own switches (guard-off annotation, a stable subset named on
+ * CREATE) are judged before the guard filter, which would otherwise honour
+ * the very annotation being added. An honoured use is audited on the answer.
+ */
+export function withGuardSwitches(judge: (input: ReviewInput) => GuardSwitchVerdict): AdmissionWrapper {
+  return (next) => (review) => {
+    if (!review.input) return next(review);
+    const verdict = judge(review.input);
+    if (verdict.kind === 'none') return next(review);
+    if (verdict.kind === 'refused') return { kind: 'refused', code: 403, message: verdict.message, auditAnnotations: { [AUDIT_GUARD_SWITCH]: `refused: ${verdict.switches.join(', ')}` } };
+    const audit = { [AUDIT_GUARD_SWITCH]: `${verdict.switches.join(', ')} (group ${verdict.group})`, [AUDIT_GUARD_SWITCH_USER]: review.input.requester.username };
+    const outcome = next(review);
+    return outcome.kind === 'verdict' ? { kind: 'verdict', verdict: { ...outcome.verdict, auditAnnotations: { ...outcome.verdict.auditAnnotations, ...audit } } } : outcome;
   };
 }
 

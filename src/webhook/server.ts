@@ -11,6 +11,7 @@ import {
   withErroredAsRefused,
   withErrorsAsErrored,
   withGuardFilter,
+  withGuardSwitches,
   withReviewLog,
   withWorkBound,
   type Judge,
@@ -21,6 +22,7 @@ import {
 import { healthResponse, type Readiness } from '../http/health.js';
 import type { AdmissionMetrics } from './metrics.js';
 import type { ServingCertificate } from './tls.js';
+import type { GuardSwitchVerdict } from './rules/guard-switches.js';
 import type { ReviewInput } from './verdict.js';
 
 export const DEFAULT_ADMISSION_PATH = '/validate';
@@ -40,9 +42,13 @@ export interface WebhookAppOptions {
   log: WebhookLog;
   bodyLimitBytes: number;
   admissionPath?: string;
+  /** Who may set the guard's own switches (guard-off, stable subset on CREATE); default: no check. */
+  guardSwitches?: (input: ReviewInput) => GuardSwitchVerdict;
   /** Who may override a review that errored (break-glass); default: nobody. */
   override?: OverrideCheck;
   workBound?: WorkBound;
+  /** See TransportOptions.afterLargeReview. */
+  afterLargeReview?: () => void;
   maxConcurrentReviews?: number;
   maxQueuedReviews?: number;
 }
@@ -59,6 +65,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
       metrics.wrapper(),
       withErroredAsRefused(options.override ?? (() => ({ honoured: false }))),
       withErrorsAsErrored(),
+      withGuardSwitches(options.guardSwitches ?? (() => ({ kind: 'none' }))),
       withGuardFilter(options.isGuarded),
       withWorkBound(options.workBound ?? DEFAULT_WORK_BOUND),
     ],
@@ -70,6 +77,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
       bodyLimitBytes: options.bodyLimitBytes,
       ...(options.maxConcurrentReviews !== undefined ? { maxConcurrentReviews: options.maxConcurrentReviews } : {}),
       ...(options.maxQueuedReviews !== undefined ? { maxQueuedReviews: options.maxQueuedReviews } : {}),
+      ...(options.afterLargeReview ? { afterLargeReview: options.afterLargeReview } : {}),
       onFault: (e) => log.warn({ err: e instanceof Error ? e.stack : String(e) }, 'admission seam caught a fault; the request got a 500 and the webhook keeps serving'),
       onRejected: (r) => {
         metrics.observeRejected(r.httpStatus);

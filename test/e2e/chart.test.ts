@@ -95,6 +95,11 @@ describe('every documented option renders manifests the API server accepts', () 
     ['promotion on', { watcher: { promotion: { enabled: true } } }, []],
     ['failurePolicy Fail', { webhook: { failurePolicy: 'Fail', timeoutSeconds: 10 } }, []],
     ['watcher dry-run, no Alertmanager', { watcher: { dryRun: true, alertmanagerUrl: '' } }, []],
+    [
+      'NetworkPolicy from the API server CIDRs and a scraper namespace, metrics bound where configured',
+      { networkPolicy: { apiServerCidrs: ['10.0.0.0/8'], scraperNamespaces: ['monitoring'] }, metrics: { bindAddress: '0.0.0.0' } },
+      ['NetworkPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
+    ],
   ];
 
   it.each(variants)('%s', async (_name, values, extraKinds) => {

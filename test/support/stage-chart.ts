@@ -32,6 +32,8 @@ export interface RenderedChart {
   /** ServiceAccounts, (Cluster)Roles and their bindings, in the order to create them. */
   rbac: KubeObject[];
   webhookConfiguration: KubeObject & { webhooks: WebhookEntry[] };
+  /** The ValidatingAdmissionPolicy on the watcher's writes and its binding, in the order to create them. */
+  admissionPolicies: KubeObject[];
   /** The decoded `webhook.yaml` and `watcher.yaml` of the chart's ConfigMap. */
   webhookConfig: Record<string, unknown>;
   watcherConfig: Record<string, unknown>;
@@ -88,6 +90,7 @@ export async function renderChart(options: ChartOptions): Promise<RenderedChart>
     return {
       rbac: RBAC_KINDS.flatMap((kind) => objects.filter((o) => o.kind === kind)),
       webhookConfiguration,
+      admissionPolicies: ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].flatMap((kind) => objects.filter((o) => o.kind === kind)),
       webhookConfig: parse(configMap.data['webhook.yaml'] ?? '') as Record<string, unknown>,
       watcherConfig: parse(configMap.data['watcher.yaml'] ?? '') as Record<string, unknown>,
       webhookServiceAccount,
@@ -106,13 +109,15 @@ export interface InstalledIdentities {
   watcherKubeconfig: string;
 }
 
-/** Creates the release namespace and the chart's RBAC objects; returns a kubeconfig for each process's ServiceAccount. */
+/** Creates the release namespace, the chart's RBAC objects and its ValidatingAdmissionPolicy; returns a kubeconfig for each process's ServiceAccount. */
 export async function installChartIdentities(cp: ControlPlane, chart: RenderedChart): Promise<InstalledIdentities> {
   await cp.api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: RELEASE_NAMESPACE } });
   for (const object of chart.rbac) {
     const namespaced = object.kind === 'ServiceAccount' || object.kind === 'Role' || object.kind === 'RoleBinding';
     await cp.api.create({ ...object, metadata: { ...object.metadata, ...(namespaced ? { namespace: object.metadata.namespace ?? RELEASE_NAMESPACE } : {}) } });
   }
+  // The API server's own check of the watcher's writes, as `helm install` creates it.
+  for (const policy of chart.admissionPolicies) await cp.api.create(policy);
   // Long enough for a demo left running; no token controller rotates them here.
   const expirationSeconds = 12 * 3600;
   const kubeconfig = async (account: string) => cp.kubeconfigFor(await cp.serviceAccountToken(RELEASE_NAMESPACE, account, expirationSeconds), account);

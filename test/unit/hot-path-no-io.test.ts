@@ -125,7 +125,9 @@ function reviews(): Array<{ what: string; body: Json; allowed: boolean }> {
     { what: 'a rollback of the broken service', body: request('VirtualService', virtualService(NAMESPACE, 'payments', { green: 100, blue: 0 }), virtualService(NAMESPACE, 'payments', { green: 0, blue: 100 }), 'UPDATE'), allowed: true },
     { what: 'a DestinationRule dropping a subset still routed', body: request('DestinationRule', drWithoutBlue, destinationRule(NAMESPACE, 'reviews'), 'UPDATE'), allowed: false },
     { what: 'a VirtualService deletion', body: request('VirtualService', null, virtualService(NAMESPACE, 'catalog'), 'DELETE'), allowed: true },
-    { what: 'an opted-out VirtualService', body: request('VirtualService', optedOut, virtualService(NAMESPACE, 'ratings'), 'UPDATE'), allowed: true },
+    // An opt-out already stored (set by a break-glass member); adding one is a guarded switch (guard-switches).
+    { what: 'an opted-out VirtualService', body: request('VirtualService', optedOut, structuredClone(optedOut), 'UPDATE'), allowed: true },
+    { what: 'an opt-out added by a normal user', body: request('VirtualService', optedOut, virtualService(NAMESPACE, 'ratings'), 'UPDATE'), allowed: false },
     // Label changes under routes that are set: a v2 pod and Deployment relabelled into green (100 %), a selector narrowed.
     ...workloadReviews(SHAPE, NAMESPACE),
   ];

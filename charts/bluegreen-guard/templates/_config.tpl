@@ -38,7 +38,7 @@ install when `mesh` says something else.
 {{- $webhook := dict
   "logLevel" .Values.logLevel
   "admission" (dict "host" "0.0.0.0" "port" ($w.port | int) "path" "/validate")
-  "metrics" (dict "host" "0.0.0.0" "port" ($w.metricsPort | int))
+  "metrics" (dict "host" .Values.metrics.bindAddress "port" ($w.metricsPort | int))
   "tls" (dict "certFile" "/etc/bluegreen-guard/tls/tls.crt" "keyFile" "/etc/bluegreen-guard/tls/tls.key")
   "kubernetes" (dict "cacheScope" $w.cacheScope)
   "shutdownGraceSeconds" ($w.shutdownGraceSeconds | int)

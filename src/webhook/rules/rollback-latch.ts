@@ -21,8 +21,9 @@ export interface LatchedEntry extends LatchEntry {
 }
 
 /**
- * The subsets whose reachable traffic a change raises. One function, so that a
- * finer traffic model (matches, route order, destinations without a subset) is one line away.
+ * The subsets whose reachable traffic a change raises: src/istio/traffic.ts's
+ * model through the change analysis (shares, matches and route order,
+ * destinations without a subset, a deleted VirtualService).
  */
 export function reachRaised(change: VsChange): RoutedSubset[] {
   return raisedCandidates(change);

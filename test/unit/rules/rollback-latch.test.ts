@@ -9,7 +9,7 @@ import { review } from '../../../src/webhook/review.js';
 import { defaultRulesConfig, type RulesConfig } from '../../../src/webhook/rules-config.js';
 import { AUDIT_LATCH_CLEARED, AUDIT_LATCH_CLEARED_BY, AUDIT_LATCH_REFUSED } from '../../../src/webhook/rules/latch-ack.js';
 import type { Requester } from '../../../src/webhook/verdict.js';
-import { ALICE, clone, one, podsOf, primaryTo, setWeights, shopObjects, stateOf, update, vs, type Json } from './world.js';
+import { ALICE, clone, del, one, podsOf, primaryTo, route, setWeights, shopObjects, stateOf, update, vs, type Json } from './world.js';
 
 const config: RulesConfig = { ...defaultRulesConfig(), latchAckGroups: ['sre'] };
 const SRE: Requester = { username: 'sam@example.com', groups: ['system:authenticated', 'sre'] };
@@ -85,6 +85,21 @@ describe('rollback-latch: traffic stays off a rolled-back revision', () => {
     expect(f?.severity).toBe('deny');
     expect(f?.message).toContain('recorded on VirtualService edge/web-edge');
     expect(f?.message).toContain('bluegreen-guard ack web-edge -n edge');
+  });
+
+  it('denies a change that reaches the revision by another path: the tester route loses its match', () => {
+    const raw = latched(one('shop/vs-current.yaml'));
+    const next = clone(raw);
+    delete route(next, 'http', 'testers').match;
+    const v = review(update(vs(raw), vs(next)), stateOf(shopObjects()), config);
+    expect(rule(v)[0]?.severity).toBe('deny');
+    expect(rule(v)[0]?.message).toContain('Deployment shop/web-v2 at pod-template-hash 5d4c8b7f6');
+  });
+
+  it('denies deleting the VirtualService when the Service alone would send traffic to the revision', () => {
+    const raw = latched(one('shop/vs-current.yaml'));
+    const v = review(del(vs(raw)), stateOf(shopObjects().map((o) => (o.kind === 'VirtualService' && o.metadata.name === 'web' ? raw : o))), config);
+    expect(rule(v)[0]?.severity).toBe('deny');
   });
 
   it('latches the subset by name when the rollback could not read its revisions', () => {

@@ -221,10 +221,19 @@ describe('WatcherLoop: what it evaluates', () => {
     h.cache.addNamespace('quiet', true);
     h.apply(virtualService(http('green:90 blue:10'), { [CUTOVER_STARTED_AT]: new Date(T0).toISOString() }));
     h.apply(virtualService(http('green:100 blue:0'), undefined, 'idle', 'shop'));
-    h.apply(virtualService(http('green:50 blue:50'), { 'bluegreen-guard.io/guard': 'disabled' }, 'optout', 'shop'));
+    h.cache.addNamespace('elsewhere', false);
+    h.apply(virtualService(http('green@other:50 blue@other:50'), undefined, 'unguarded', 'elsewhere'));
     await h.loop.runCycle();
     expect(h.evaluator.calls).toHaveLength(1);
     expect(h.evaluator.calls[0]?.targets.map((t) => t.key)).toEqual([{ namespace: 'shop', service: 'reviews', version: 'v2' }]);
+  });
+
+  it('is not blinded by a stored guard-off annotation in a guarded namespace (only the webhook honours it, from break-glass groups)', async () => {
+    const h = setup();
+    h.apply(virtualService(http('green:0 blue:100'), { 'bluegreen-guard.io/guard': 'disabled', [CUTOVER_STARTED_AT]: new Date(T0 - 60_000).toISOString() }));
+    h.evaluator.set(KEY, BREACH);
+    await expect(h.loop.runCycle()).resolves.toMatchObject({ rollbacks: 1 });
+    expect(greenShare(h)).toEqual([100]);
   });
 
   it.each([1, 10, 100])('makes one evaluation round per cycle for %i guarded services', async (n) => {
