@@ -12,7 +12,10 @@ import { meshServices, writeMeshHistory } from './istio-openmetrics.js';
 import type { CycleMeasurement, WatcherProcessResult } from './watcher-process.js';
 
 export const WATCHER_CPU = '1';
-export const TARGET = { services: 1000, cycleMs: 1000 };
+export const TARGETS = [
+  { services: 1000, cycleMs: 1000 },
+  { services: 10_000, cycleMs: 2000 },
+];
 /** A fixed instant in the past: the history ends there and every cycle evaluates it. */
 const AT_SECONDS = 1_750_000_020;
 /** History needed: the 2-minute error-rate window, the 3 one-minute p99 windows, plus their rate windows. */
@@ -33,7 +36,7 @@ const median = (xs: number[]): number => {
 
 export async function benchWatcher(ctx: BenchContext): Promise<{ pinned: boolean; sizes: WatcherSize[] }> {
   section(`2. Watcher cycle against a real Prometheus (${ctx.quick ? 'quick' : 'full'})`);
-  const counts = ctx.quick ? [10, 100] : [10, 100, 1000, 5000];
+  const counts = ctx.quick ? [10, 100] : [10, 100, 1000, 5000, 10_000];
   const cycles = ctx.quick ? 3 : 6;
   const sizes: WatcherSize[] = [];
   for (const services of counts) {
@@ -88,16 +91,18 @@ function printWatcher(sizes: WatcherSize[], cycles: number): void {
       ms(pick((c) => c.slowestQueryMs), 0),
       ms(pick((c) => c.evaluateMs), 1),
       mb(pick((c) => c.bytesRead)),
+      (s.cycles[1] ?? s.cycles[0])?.bytesPerQuery.map((b) => `${(b / 1024).toFixed(1)} KiB`).join(' + ') ?? '?',
       mb(s.rssBytes),
       `${s.cycles[0]?.verdicts.breached ?? 0} breached`,
     ];
   });
-  print(table(['services', 'first ms', 'median ms', 'max ms', 'queries/cycle', 'slowest query ms', 'evaluate ms', 'read/cycle', 'RSS', 'verdicts'], rows));
+  print(table(['services', 'first ms', 'median ms', 'max ms', 'queries/cycle', 'slowest query ms', 'evaluate ms', 'read/cycle', 'bytes per query', 'RSS', 'verdicts'], rows));
   const queryCounts = new Set(sizes.flatMap((s) => s.cycles.map((c) => c.queries)));
   print(`\nQueries per cycle: ${[...queryCounts].join(', ')} at every size (${queryCounts.size === 1 ? 'constant' : 'NOT constant'}).`);
-  const at = sizes.find((s) => s.services === TARGET.services);
-  if (at) {
+  for (const target of TARGETS) {
+    const at = sizes.find((s) => s.services === target.services);
+    if (!at) continue;
     const m = median(at.cycles.slice(1).map((c) => c.durationMs));
-    print(`Target: one cycle over ${TARGET.services} services in ${ms(m, 0)} ms (median; target < ${TARGET.cycleMs} ms: ${m < TARGET.cycleMs ? 'met' : 'MISSED'}).`);
+    print(`Target: one cycle over ${target.services} services in ${ms(m, 0)} ms (median; target < ${target.cycleMs} ms: ${m < target.cycleMs ? 'MET' : 'MISSED'}).`);
   }
 }

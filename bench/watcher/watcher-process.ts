@@ -19,6 +19,8 @@ export interface CycleMeasurement {
   slowestQueryMs: number;
   /** Time after the last answer: splitting results per service and judging every one. */
   evaluateMs: number;
+  /** Bytes of each query's answer, in the order they were asked. */
+  bytesPerQuery: number[];
   verdicts: Record<string, number>;
 }
 
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
       bytesRead: source.stats.bytesRead - before.bytesRead,
       slowestQueryMs: Math.max(...events.map((e) => e.durationMs)),
       evaluateMs: performance.now() - lastAnswer,
+      bytesPerQuery: events.map((e) => e.bytes),
       verdicts,
     });
   }
