@@ -56,11 +56,19 @@ async function rolledBackEvents(): Promise<KubeEvent[]> {
 }
 
 /** Blue fixed, the old errors out of the watcher's window, then the seed's cutover again. */
+/**
+ * The rollback latched v2's revision, so the next cutover is of a fixed v2 (a new pod template),
+ * as a team would do it after a rollback.
+ */
 async function cutOverAgain(): Promise<void> {
   scene.mesh!.setBehaviour('v2', { errorRatio: 0 });
+  await scene.rollOutV2('example.com/reviews:v2-fixed');
   await waitForCleanWindow(stage, scene);
   await scene.mustApply('VirtualService blue=0', scene.virtualService({ green: 100, blue: 0 }));
-  await scene.mustApply('VirtualService blue=100', scene.virtualService({ green: 0, blue: 100 }));
+  // The webhook's pod cache sees the new revision's pods a moment later: wait on a server-side dry run.
+  const fullSwitch = scene.virtualService({ green: 0, blue: 100 });
+  await waitUntil(async () => (await scene.apply(fullSwitch, { dryRun: true })).code === 0, { timeoutMs: 30_000, intervalMs: 250, description: 'the webhook admitting the new v2 revision (dry run)' });
+  await scene.mustApply('VirtualService blue=100', fullSwitch);
   await scene.mesh!.waitForShare('v2', 1, 30_000);
 }
 

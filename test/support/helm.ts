@@ -4,7 +4,7 @@
 //
 //   const helm = await Helm.build();
 //   const out = await helm.template({ namespace: 'bgg', values: { tls: { mode: 'certManager' } } });
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,9 +21,18 @@ export interface RunResult {
   stderr: string;
 }
 
+// A helm command still running when this process exits (a demo interrupted while it renders the
+// chart) would outlive it: helm is short-lived, so it is not tethered, but it is killed on exit.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function run(command: string, args: readonly string[], options: { streamStderr?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    running.add(child);
+    child.on('exit', () => running.delete(child));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
