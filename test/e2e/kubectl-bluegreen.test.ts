@@ -95,7 +95,15 @@ describe('kubectl bluegreen against a live cutover', () => {
     await scene.waitUntilScraped();
     await scene.mustApply('VirtualService blue=10', scene.virtualService({ green: 90, blue: 10 }));
     await scene.mesh!.waitForShare('v2', 0.1, 30_000);
-    const { code, status } = await statusJson(['--prometheus', stage.prometheus.url]);
+    // Until a whole rate window of the canary's own traffic is in Prometheus the rules have no data, and
+    // status rightly says Blind: wait for that, then read the canary.
+    const { code, status } = await waitUntil(
+      async () => {
+        const r = await statusJson(['--prometheus', stage.prometheus.url]);
+        return r.status.phase !== 'Blind' ? r : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, description: 'status judging the canary from Prometheus (not Blind)' },
+    );
     expect(status).toMatchObject({ phase: 'Canary', canaryPercent: 10, candidate: 'blue', stableSubset: 'green' });
     expect(status.weights).toEqual(expect.arrayContaining([{ route: 'http[1] "primary"', weights: { green: 90, blue: 10 } }]));
     const rules = status.rules as { rule: string; status: string; threshold: number | null }[];
