@@ -96,9 +96,10 @@ export function trafficChange(old: VirtualService | undefined, next: VirtualServ
   const before = old ? trafficOf(old, clusterDomain) : [];
   const after = trafficOf(next, clusterDomain);
   const pairs = pairRoutes(before, after);
+  const fronts = frontsOf(before, after, pairs);
   const routes: RouteChange[] = after.map((t) => {
     const o = pairs.get(t);
-    return { route: t.route, old: o?.route, growth: t.shadowedBy ? undefined : growthOf(t, o, before, after, pairs) };
+    return { route: t.route, old: o?.route, growth: t.shadowedBy ? undefined : growthOf(t, o, fronts) };
   });
   const destinations: DestinationChange[] = [];
   routes.forEach((rc, i) => {
@@ -128,22 +129,85 @@ export function narrows(from: Record<string, unknown>[] | undefined, to: Record<
   return to.every((entry) => from.some((wider) => Object.keys(wider).every((field) => field in entry && stableJson(entry[field]) === stableJson(wider[field]))));
 }
 
-function growthOf(t: RouteTraffic, o: RouteTraffic | undefined, before: RouteTraffic[], after: RouteTraffic[], pairs: Map<RouteTraffic, RouteTraffic>): GrowthPath | undefined {
+/**
+ * What each old route does to the routes behind it, computed once per change so
+ * that judging every route stays linear in the number of routes (a review may
+ * carry a thousand): deleted, or now catching less than before ("static": the
+ * same for every route behind it), and where it stands in the new object.
+ */
+interface Fronts {
+  /** Old routes by kind, in order. */
+  byKind: Map<string, RouteTraffic[]>;
+  /** Position of an old route within its kind. */
+  rank: Map<RouteTraffic, number>;
+  /** Its new route's position in the new object; -1 when deleted. */
+  newPosition: Map<RouteTraffic, number>;
+  /** The first front in [0, k) of its kind that is deleted or catches less: by kind, for each k. */
+  firstStatic: Map<string, (GrowthPath | undefined)[]>;
+  firstStaticRank: Map<string, number[]>;
+  /** The largest new position among the fronts in [0, k): by kind, for each k. */
+  maxPosition: Map<string, number[]>;
+  position: Map<RouteTraffic, number>;
+}
+
+function frontsOf(before: RouteTraffic[], after: RouteTraffic[], pairs: Map<RouteTraffic, RouteTraffic>): Fronts {
+  const paired = new Map([...pairs].map(([a, b]) => [b, a]));
+  const position = new Map(after.map((a, i) => [a, i]));
+  const byKind = new Map<string, RouteTraffic[]>();
+  for (const b of before) {
+    let list = byKind.get(b.route.kind);
+    if (!list) byKind.set(b.route.kind, (list = []));
+    list.push(b);
+  }
+  const rank = new Map<RouteTraffic, number>();
+  const newPosition = new Map<RouteTraffic, number>();
+  const firstStatic = new Map<string, (GrowthPath | undefined)[]>();
+  const firstStaticRank = new Map<string, number[]>();
+  const maxPosition = new Map<string, number[]>();
+  for (const [kind, list] of byKind) {
+    list.sort((x, y) => x.route.index - y.route.index);
+    const statics: (GrowthPath | undefined)[] = [undefined];
+    const staticRanks: number[] = [Number.POSITIVE_INFINITY];
+    const maxima: number[] = [-1];
+    list.forEach((front, k) => {
+      rank.set(front, k);
+      const now = paired.get(front);
+      const at = now ? (position.get(now) ?? -1) : -1;
+      newPosition.set(front, at);
+      let issue: GrowthPath | undefined;
+      if (!now) issue = { kind: 'front-deleted', front: front.route };
+      // A route in front that now catches no less than before takes no less from the routes behind it.
+      else if (!narrows(now.match, front.match)) issue = { kind: 'front-match-changed', front: now.route };
+      const previous = statics[k];
+      statics.push(previous ?? issue);
+      staticRanks.push(previous !== undefined ? staticRanks[k]! : issue !== undefined ? k : Number.POSITIVE_INFINITY);
+      maxima.push(Math.max(maxima[k]!, at));
+    });
+    firstStatic.set(kind, statics);
+    firstStaticRank.set(kind, staticRanks);
+    maxPosition.set(kind, maxima);
+  }
+  return { byKind, rank, newPosition, firstStatic, firstStaticRank, maxPosition, position };
+}
+
+function growthOf(t: RouteTraffic, o: RouteTraffic | undefined, fronts: Fronts): GrowthPath | undefined {
   if (!o) return { kind: 'new-route' };
   if (o.shadowedBy) return { kind: 'unshadowed', by: o.shadowedBy };
   if (!narrows(o.match, t.match)) return t.match ? { kind: 'match-changed' } : { kind: 'match-removed' };
-  const paired = new Map([...pairs].map(([a, b]) => [b, a]));
-  const position = (x: RouteTraffic) => after.indexOf(x);
-  const here = position(t);
-  for (const front of before) {
-    if (front.route.kind !== o.route.kind || front.route.index >= o.route.index) continue;
-    const now = paired.get(front);
-    if (!now) return { kind: 'front-deleted', front: front.route };
-    if (position(now) > here) return { kind: 'front-moved', front: front.route };
-    // A route in front that now catches no less than before takes no less from this one.
-    if (!narrows(now.match, front.match)) return { kind: 'front-match-changed', front: now.route };
+  const kind = o.route.kind;
+  const list = fronts.byKind.get(kind) ?? [];
+  const k = fronts.rank.get(o) ?? 0; // the old routes in front of this one are list[0..k)
+  const here = fronts.position.get(t) ?? -1;
+  const staticRank = fronts.firstStaticRank.get(kind)?.[k] ?? Number.POSITIVE_INFINITY;
+  // The first front, in order, that was deleted, catches less, or moved behind this route.
+  if ((fronts.maxPosition.get(kind)?.[k] ?? -1) > here) {
+    const stop = Math.min(k, staticRank + 1); // a front both moved and changed is named as moved
+    for (let i = 0; i < stop; i++) {
+      const front = list[i]!;
+      if ((fronts.newPosition.get(front) ?? -1) > here) return { kind: 'front-moved', front: front.route };
+    }
   }
-  return undefined;
+  return fronts.firstStatic.get(kind)?.[k];
 }
 
 /** Old route → new route continuity: the same key (name, else match), else the same kind and position among the rest. */
