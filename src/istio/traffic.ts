@@ -6,7 +6,7 @@
 // fields of one entry ANDed. Deciding whether one match is a superset of
 // another is hard in general (regexes), so the model is conservative: only
 // a provable narrowing is "less"; any other change of a match may widen it.
-import { destinationKey, routesOf, shareIn, type Route, type RouteKind } from './routes.js';
+import { destinationKey, routesOf, shareIn, stableJson, type Route, type RouteKind } from './routes.js';
 import type { VirtualService } from './types.js';
 
 export interface RouteTraffic {
@@ -251,16 +251,4 @@ function matchOf(vs: VirtualService, route: Route): Record<string, unknown>[] | 
   });
   // An entry without conditions matches every request, and so does the whole list.
   return entries.some((e) => Object.keys(e).length === 0) ? undefined : entries;
-}
-
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
 }
