@@ -25,6 +25,12 @@ export interface ClusterState {
   namespace(name: string): Namespace | undefined;
   destinationRules(namespace: string): readonly DestinationRule[];
   virtualServices(): readonly VirtualService[];
+  /**
+   * The VirtualServices that carry this annotation, whatever its value: kept
+   * as the cache changes, so a rule that reads one annotation (the rollback
+   * latch) does not walk every VirtualService on every review.
+   */
+  virtualServicesAnnotated(key: string): readonly VirtualService[];
   service(namespace: string, name: string): Service | undefined;
   pods(namespace: string): readonly Pod[];
   /**

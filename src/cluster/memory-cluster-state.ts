@@ -15,6 +15,9 @@ export class MemoryClusterState implements ClusterState {
   /** Pods live here only, not in `byKind`. */
   private readonly podsByNamespace = new Map<string, PodLabelIndex>();
   private vsList: VirtualService[] | undefined;
+  private readonly vsAnnotated = new Map<string, VirtualService[]>();
+  /** `list()`'s arrays, kept until their kind and namespace change: rules read them on every review. */
+  private readonly lists = new Map<Kind, Map<string, readonly unknown[]>>();
 
   upsert(obj: ClusterObject | Namespace): void {
     const ns = obj.metadata.namespace ?? '';
@@ -25,7 +28,8 @@ export class MemoryClusterState implements ClusterState {
       return;
     }
     this.bucket(obj.kind, ns).set(obj.metadata.name, obj);
-    if (obj.kind === 'VirtualService') this.vsList = undefined;
+    this.lists.get(obj.kind)?.delete(ns);
+    if (obj.kind === 'VirtualService') this.virtualServicesChanged();
   }
 
   remove(kind: Kind, namespace: string, name: string): void {
@@ -36,14 +40,16 @@ export class MemoryClusterState implements ClusterState {
       return;
     }
     this.byKind.get(kind)?.get(namespace)?.delete(name);
-    if (kind === 'VirtualService') this.vsList = undefined;
+    this.lists.get(kind)?.delete(namespace);
+    if (kind === 'VirtualService') this.virtualServicesChanged();
   }
 
   /** Drop every object of a kind, before a relist replaces them. */
   clear(kind: Kind): void {
     if (kind === 'Pod') this.podsByNamespace.clear();
     this.byKind.delete(kind);
-    if (kind === 'VirtualService') this.vsList = undefined;
+    this.lists.delete(kind);
+    if (kind === 'VirtualService') this.virtualServicesChanged();
   }
 
   count(kind: Kind): number {
@@ -74,6 +80,12 @@ export class MemoryClusterState implements ClusterState {
     return this.vsList;
   }
 
+  virtualServicesAnnotated(key: string): readonly VirtualService[] {
+    let found = this.vsAnnotated.get(key);
+    if (!found) this.vsAnnotated.set(key, (found = this.virtualServices().filter((vs) => vs.metadata.annotations?.[key] !== undefined)));
+    return found;
+  }
+
   service(namespace: string, name: string): Service | undefined {
     return this.get<Service>('Service', namespace, name);
   }
@@ -98,6 +110,11 @@ export class MemoryClusterState implements ClusterState {
     return this.list<Job>('Job', namespace);
   }
 
+  private virtualServicesChanged(): void {
+    this.vsList = undefined;
+    this.vsAnnotated.clear();
+  }
+
   private bucket(kind: Kind, namespace: string): ByName<ClusterObject | Namespace> {
     let nsMap = this.byKind.get(kind);
     if (!nsMap) this.byKind.set(kind, (nsMap = new Map<string, ByName<ClusterObject | Namespace>>()));
@@ -112,6 +129,13 @@ export class MemoryClusterState implements ClusterState {
 
   private list<T>(kind: Kind, namespace: string): readonly T[] {
     const names = this.byKind.get(kind)?.get(namespace);
-    return names ? ([...names.values()] as T[]) : [];
+    if (!names) return NONE; // nothing is kept for a namespace the cache does not hold
+    let lists = this.lists.get(kind);
+    if (!lists) this.lists.set(kind, (lists = new Map<string, readonly unknown[]>()));
+    let found = lists.get(namespace);
+    if (!found) lists.set(namespace, (found = [...names.values()]));
+    return found as readonly T[];
   }
 }
+
+const NONE: readonly never[] = Object.freeze([]);

@@ -9,7 +9,8 @@ import type { Labels, Pod } from '../istio/types.js';
  */
 export class PodLabelIndex {
   private readonly byName = new Map<string, Pod>();
-  private readonly byLabel = new Map<string, Set<Pod>>();
+  /** label key → label value → the pods carrying it; nested, so a lookup builds no `key=value` string. */
+  private readonly byLabel = new Map<string, Map<string, Set<Pod>>>();
 
   get size(): number {
     return this.byName.size;
@@ -18,9 +19,13 @@ export class PodLabelIndex {
   upsert(pod: Pod): void {
     this.remove(pod.metadata.name);
     this.byName.set(pod.metadata.name, pod);
-    for (const key of labelKeys(pod.metadata.labels)) {
-      let posting = this.byLabel.get(key);
-      if (!posting) this.byLabel.set(key, (posting = new Set<Pod>()));
+    const labels = pod.metadata.labels ?? {};
+    for (const key in labels) {
+      const value = labels[key] as string;
+      let values = this.byLabel.get(key);
+      if (!values) this.byLabel.set(key, (values = new Map<string, Set<Pod>>()));
+      let posting = values.get(value);
+      if (!posting) values.set(value, (posting = new Set<Pod>()));
       posting.add(pod);
     }
   }
@@ -29,10 +34,14 @@ export class PodLabelIndex {
     const old = this.byName.get(name);
     if (!old) return;
     this.byName.delete(name);
-    for (const key of labelKeys(old.metadata.labels)) {
-      const posting = this.byLabel.get(key);
+    const labels = old.metadata.labels ?? {};
+    for (const key in labels) {
+      const values = this.byLabel.get(key);
+      const value = labels[key] as string;
+      const posting = values?.get(value);
       posting?.delete(old);
-      if (posting?.size === 0) this.byLabel.delete(key);
+      if (posting?.size === 0) values!.delete(value);
+      if (values?.size === 0) this.byLabel.delete(key);
     }
   }
 
@@ -42,8 +51,8 @@ export class PodLabelIndex {
 
   matching(selector: Labels): Pod[] {
     let smallest: Set<Pod> | undefined;
-    for (const key of labelKeys(selector)) {
-      const posting = this.byLabel.get(key);
+    for (const key in selector) {
+      const posting = this.byLabel.get(key)?.get(selector[key] as string);
       if (!posting) return [];
       if (!smallest || posting.size < smallest.size) smallest = posting;
     }
@@ -52,9 +61,4 @@ export class PodLabelIndex {
     for (const pod of smallest) if (selects(selector, pod.metadata.labels)) found.push(pod);
     return found;
   }
-}
-
-function labelKeys(labels: Labels | undefined): string[] {
-  // `=` cannot occur in a label key, so `key=value` is unambiguous.
-  return Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`);
 }

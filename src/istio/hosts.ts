@@ -18,9 +18,13 @@ export interface ServiceRef {
 export function serviceOfHost(fqdn: string, clusterDomain: string): ServiceRef | undefined {
   const suffix = `.svc.${clusterDomain}`;
   if (!fqdn.endsWith(suffix)) return undefined;
-  const parts = fqdn.slice(0, -suffix.length).split('.');
-  if (parts.length !== 2 || parts.some((p) => p === '' || p === '*')) return undefined;
-  const [name, namespace] = parts as [string, string];
+  // Exactly `name.namespace` in front of the suffix, neither empty nor `*` (read with indexOf: every rule asks).
+  const end = fqdn.length - suffix.length;
+  const dot = fqdn.indexOf('.');
+  if (dot <= 0 || dot >= end - 1 || fqdn.indexOf('.', dot + 1) !== end) return undefined;
+  const name = fqdn.slice(0, dot);
+  const namespace = fqdn.slice(dot + 1, end);
+  if (name === '*' || namespace === '*') return undefined;
   return { namespace, name };
 }
 

@@ -96,7 +96,11 @@ function hostIndex(list: readonly VirtualService[], clusterDomain: string): Host
       const c = { ...claim, vs };
       index.all.push(c);
       if (isWildcard(c.host)) index.wildcard.push(c);
-      else index.exact.set(c.host, [...(index.exact.get(c.host) ?? []), c]);
+      else {
+        let claims = index.exact.get(c.host);
+        if (!claims) index.exact.set(c.host, (claims = []));
+        claims.push(c);
+      }
     }
   }
   indexMemo.set(list, { clusterDomain, index });

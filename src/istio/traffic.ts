@@ -52,6 +52,8 @@ export interface TrafficChange {
   routes: RouteChange[];
   /** One entry per (route, host, subset) of the new object; unreachable routes are left out. */
   destinations: DestinationChange[];
+  /** Every route of the old object, in order (none for a new object). */
+  oldRoutes: Route[];
 }
 
 /** A destination that receives traffic: a share above 0 in a route that some request can reach. */
@@ -115,7 +117,7 @@ export function trafficChange(old: VirtualService | undefined, next: VirtualServ
       destinations.push({ route: rc.route, host: d.host, writtenHost: d.writtenHost, subset: d.subset, oldShare, newShare, grows: newShare > oldShare || path !== undefined, path });
     }
   });
-  return { routes, destinations };
+  return { routes, destinations, oldRoutes: before.map((t) => t.route) };
 }
 
 /**

@@ -9,7 +9,7 @@
 import { STABLE_SUBSET } from '../../istio/annotations.js';
 import { stableSubsetOf } from '../../istio/roles.js';
 import { serviceOfHost, resolveHost } from '../../istio/hosts.js';
-import { destinationKey, formatPercent, routesOf, type Route } from '../../istio/routes.js';
+import { destinationKey, formatPercent, type Route } from '../../istio/routes.js';
 import { trafficChange, type GrowthPath } from '../../istio/traffic.js';
 import type { VirtualService } from '../../istio/types.js';
 
@@ -86,7 +86,7 @@ export function analyseChange(
   const nextStable = stableSubsetOf(vs, undefined, options.defaultStableSubset);
   const traffic = trafficChange(old, vs, options.clusterDomain);
   const routes = traffic.routes.map((r) => r.route);
-  const oldRoutes = new Map(old ? routesOf(old, options.clusterDomain).map((r) => [r.key, r]) : []);
+  const oldRoutes = new Map(traffic.oldRoutes.map((r) => [r.key, r]));
   const byKey = new Map<string, RoutedSubset>();
   const growth = new Map(traffic.destinations.map((d) => [`${d.route.kind}/${d.route.index}|${destinationKey(d)}`, d]));
   traffic.routes.forEach(({ route, old: oldRoute }) => {

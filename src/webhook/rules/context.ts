@@ -9,8 +9,9 @@ import type { ScrapeStatus } from './scrape-status.js';
 import { findAllVersions, findBackend, type Backend } from './subset-backend.js';
 
 export class Lookup {
-  private readonly rulesMemo = new Map<string, HostRules>();
-  private readonly backendMemo = new Map<string, Backend>();
+  private readonly rulesMemo = new Memo<HostRules>();
+  private readonly backendMemo = new Memo<Backend>();
+  private readonly allVersionsMemo = new Memo<Backend>();
 
   constructor(
     readonly state: ClusterState,
@@ -20,31 +21,34 @@ export class Lookup {
   ) {}
 
   hostRules(host: string, fromNamespace: string): HostRules {
-    const key = `${fromNamespace}|${host}`;
-    let found = this.rulesMemo.get(key);
-    if (!found) this.rulesMemo.set(key, (found = findHostRules(host, fromNamespace, this.rulesIn, this.config)));
-    return found;
+    return this.rulesMemo.get(fromNamespace, host, '', () => findHostRules(host, fromNamespace, this.rulesIn, this.config));
   }
 
   /** The backend of a routed subset, or of every version behind the Service for a destination without subset. */
   backendFor(s: Pick<RoutedSubset, 'host' | 'subset' | 'allVersions'>, fromNamespace: string): Backend {
     if (!s.allVersions) return this.backend(s.host, s.subset, fromNamespace);
-    const key = `${fromNamespace}|${s.host}|*${s.allVersions.exceptStable}`;
-    let found = this.backendMemo.get(key);
-    if (!found) {
-      found = findAllVersions(this.state, s.host, s.allVersions.exceptStable, this.hostRules(s.host, fromNamespace), this.config.clusterDomain);
-      this.backendMemo.set(key, found);
-    }
-    return found;
+    const { exceptStable } = s.allVersions;
+    return this.allVersionsMemo.get(fromNamespace, s.host, exceptStable, () =>
+      findAllVersions(this.state, s.host, exceptStable, this.hostRules(s.host, fromNamespace), this.config.clusterDomain),
+    );
   }
 
   backend(host: string, subset: string, fromNamespace: string): Backend {
-    const key = `${fromNamespace}|${host}|${subset}`;
-    let found = this.backendMemo.get(key);
-    if (!found) {
-      found = findBackend(this.state, host, subset, this.hostRules(host, fromNamespace), this.config.clusterDomain);
-      this.backendMemo.set(key, found);
-    }
+    return this.backendMemo.get(fromNamespace, host, subset, () => findBackend(this.state, host, subset, this.hostRules(host, fromNamespace), this.config.clusterDomain));
+  }
+}
+
+/** Values by three names, in nested maps: a review reads them many times, and a key string built per read costs more than the read. */
+class Memo<T> {
+  private readonly byFirst = new Map<string, Map<string, Map<string, T>>>();
+
+  get(first: string, second: string, third: string, compute: () => T): T {
+    let bySecond = this.byFirst.get(first);
+    if (!bySecond) this.byFirst.set(first, (bySecond = new Map<string, Map<string, T>>()));
+    let byThird = bySecond.get(second);
+    if (!byThird) bySecond.set(second, (byThird = new Map<string, T>()));
+    let found = byThird.get(third);
+    if (found === undefined) byThird.set(third, (found = compute()));
     return found;
   }
 }

@@ -69,9 +69,8 @@ function latchEntries(reviewed: VirtualService, lookup: Lookup): LatchedEntry[] 
     for (const e of parsed.entries) out.push({ ...e, holder: { namespace: vs.metadata.namespace, name: vs.metadata.name } });
   };
   add(reviewed);
-  for (const vs of lookup.state.virtualServices()) {
-    if (vs.metadata.namespace === reviewed.metadata.namespace && vs.metadata.name === reviewed.metadata.name) continue;
-    if (vs.metadata.annotations?.[ROLLBACK_LATCH] !== undefined) add(vs);
+  for (const vs of lookup.state.virtualServicesAnnotated(ROLLBACK_LATCH)) {
+    if (vs.metadata.namespace !== reviewed.metadata.namespace || vs.metadata.name !== reviewed.metadata.name) add(vs);
   }
   return out;
 }

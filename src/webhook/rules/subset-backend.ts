@@ -89,16 +89,35 @@ export function findAllVersions(state: ClusterState, host: string, exceptStable:
   return { kind: 'pods', service, selector, rule: stable?.rule, pods, workloads: groupByWorkload(state, pods) };
 }
 
+/** The pods (all of one namespace) grouped by the workload that owns them, in the order first seen. */
 export function groupByWorkload(state: ClusterState, pods: readonly Pod[]): Workload[] {
-  const byKey = new Map<string, Workload>();
+  // Pods of one ReplicaSet share their owner chain: it is read once per owner,
+  // not once per pod. The maps are keyed by the names as the objects spell
+  // them: a key string built per pod costs more than the rest of the grouping.
+  const byOwner = new Map<string, Map<string, Workload>>(); // owner kind → owner name → its workload
+  const byWorkload = new Map<string, Map<string, Workload>>(); // workload kind → name → workload
+  const workloads: Workload[] = [];
   for (const pod of pods) {
-    const w = workloadOf(state, pod);
-    const key = `${w.kind}/${w.name}`;
-    let entry = byKey.get(key);
-    if (!entry) byKey.set(key, (entry = { ...w, pods: [] }));
+    const owner = controllerOf(pod.metadata.ownerReferences);
+    let entry = owner ? byOwner.get(owner.kind)?.get(owner.name) : undefined;
+    if (!entry) {
+      const w = workloadOf(state, pod);
+      entry = inner(byWorkload, w.kind).get(w.name);
+      if (!entry) {
+        workloads.push((entry = { ...w, pods: [] }));
+        inner(byWorkload, w.kind).set(w.name, entry);
+      }
+      if (owner) inner(byOwner, owner.kind).set(owner.name, entry);
+    }
     entry.pods.push(pod);
   }
-  return [...byKey.values()];
+  return workloads;
+}
+
+function inner<T>(outer: Map<string, Map<string, T>>, key: string): Map<string, T> {
+  let found = outer.get(key);
+  if (!found) outer.set(key, (found = new Map<string, T>()));
+  return found;
 }
 
 function workloadOf(state: ClusterState, pod: Pod): Omit<Workload, 'pods'> {

@@ -113,6 +113,10 @@ export class ProjectedState implements ClusterState {
     return this.base.virtualServices();
   }
 
+  virtualServicesAnnotated(key: string) {
+    return this.base.virtualServicesAnnotated(key);
+  }
+
   jobs(namespace: string) {
     return this.base.jobs(namespace);
   }
