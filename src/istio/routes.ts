@@ -22,6 +22,8 @@ export interface RoutedDestination {
   index: number;
   /** Share of the route's traffic, 0..100. */
   sharePercent: number;
+  /** destinationKey of host and subset, computed once: reviews compare destinations by it many times. */
+  key: string;
 }
 
 export interface MirrorDestination {
@@ -91,8 +93,10 @@ export function routesOf(vs: VirtualService, clusterDomain: string): Route[] {
       const shares = sharesPercent(routeDestinations.map((rd) => asRecord(rd).weight));
       const destinations = routeDestinations.map((rd, i) => {
         const weight = asRecord(rd).weight;
+        const resolved = resolve(asRecord(rd).destination as Destination | undefined);
         return {
-          ...resolve(asRecord(rd).destination as Destination | undefined),
+          ...resolved,
+          key: destinationKey(resolved),
           weight,
           writtenWeight: typeof weight === 'number' ? weight : undefined,
           index: i,
@@ -131,7 +135,7 @@ export function namesSubset(route: Route, subset: string): boolean {
 export function shareIn(route: Route | undefined, key: string): number {
   if (!route) return 0;
   let share = 0;
-  for (const d of route.destinations) if (destinationKey(d) === key) share += d.sharePercent;
+  for (const d of route.destinations) if (d.key === key) share += d.sharePercent;
   return share;
 }
 

@@ -6,7 +6,7 @@
 // fields of one entry ANDed. Deciding whether one match is a superset of
 // another is hard in general (regexes), so the model is conservative: only
 // a provable narrowing is "less"; any other change of a match may widen it.
-import { destinationKey, routesOf, shareIn, stableJson, type Route, type RouteKind } from './routes.js';
+import { routesOf, shareIn, stableJson, type Route, type RouteKind } from './routes.js';
 import type { VirtualService } from './types.js';
 
 export interface RouteTraffic {
@@ -40,6 +40,8 @@ export interface DestinationChange {
   host: string;
   writtenHost: string;
   subset: string | undefined;
+  /** destinationKey of host and subset. */
+  key: string;
   oldShare: number;
   newShare: number;
   /** Its traffic may grow: its share rose, or its route may catch more with a share above 0. */
@@ -83,7 +85,7 @@ export function reachableDestinations(vs: VirtualService, clusterDomain: string)
     if (t.shadowedBy) continue;
     const done = new Set<string>();
     for (const d of t.route.destinations) {
-      const key = destinationKey(d);
+      const key = d.key;
       if (done.has(key)) continue;
       done.add(key);
       const sharePercent = shareIn(t.route, key);
@@ -108,13 +110,13 @@ export function trafficChange(old: VirtualService | undefined, next: VirtualServ
     if (after[i]?.shadowedBy) return;
     const done = new Set<string>();
     for (const d of rc.route.destinations) {
-      const key = destinationKey(d);
+      const key = d.key;
       if (done.has(key)) continue;
       done.add(key);
       const newShare = shareIn(rc.route, key);
       const oldShare = shareIn(rc.old, key);
       const path = newShare > 0 ? rc.growth : undefined;
-      destinations.push({ route: rc.route, host: d.host, writtenHost: d.writtenHost, subset: d.subset, oldShare, newShare, grows: newShare > oldShare || path !== undefined, path });
+      destinations.push({ route: rc.route, host: d.host, writtenHost: d.writtenHost, subset: d.subset, key, oldShare, newShare, grows: newShare > oldShare || path !== undefined, path });
     }
   });
   return { routes, destinations, oldRoutes: before.map((t) => t.route) };

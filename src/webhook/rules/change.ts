@@ -10,7 +10,7 @@ import { STABLE_SUBSET } from '../../istio/annotations.js';
 import { stableSubsetOf } from '../../istio/roles.js';
 import { serviceOfHost, resolveHost } from '../../istio/hosts.js';
 import { destinationKey, formatPercent, type Route } from '../../istio/routes.js';
-import { trafficChange, type GrowthPath } from '../../istio/traffic.js';
+import { trafficChange, type DestinationChange, type GrowthPath } from '../../istio/traffic.js';
 import type { VirtualService } from '../../istio/types.js';
 
 export interface Placement {
@@ -88,11 +88,17 @@ export function analyseChange(
   const routes = traffic.routes.map((r) => r.route);
   const oldRoutes = new Map(traffic.oldRoutes.map((r) => [r.key, r]));
   const byKey = new Map<string, RoutedSubset>();
-  const growth = new Map(traffic.destinations.map((d) => [`${d.route.kind}/${d.route.index}|${destinationKey(d)}`, d]));
+  // By route object, then destination key: no key string is built per destination.
+  const growth = new Map<Route, Map<string, DestinationChange>>();
+  for (const d of traffic.destinations) {
+    let byKey = growth.get(d.route);
+    if (!byKey) growth.set(d.route, (byKey = new Map<string, DestinationChange>()));
+    byKey.set(d.key, d);
+  }
   traffic.routes.forEach(({ route, old: oldRoute }) => {
     const done = new Set<string>();
     for (const d of route.destinations) {
-      const key = destinationKey(d);
+      const key = d.key;
       if (done.has(key)) continue;
       done.add(key);
       const allVersions = d.subset === undefined;
@@ -104,10 +110,10 @@ export function analyseChange(
         byKey.set(key, rs);
       }
       // Unreachable routes (behind a catch-all) have no entry: nothing they name can grow.
-      const g = growth.get(`${route.kind}/${route.index}|${key}`);
+      const g = growth.get(route)?.get(key);
       const newShare = g?.newShare ?? 0;
       const oldShare = g?.oldShare ?? 0;
-      const added = !oldRoute?.destinations.some((od) => destinationKey(od) === key);
+      const added = !oldRoute?.destinations.some((od) => od.key === key);
       rs.placements.push({ route, oldShare, newShare, added, grows: g?.grows ?? false, path: g?.path });
       if (g?.grows) rs.raised = true;
       rs.maxShare = Math.max(rs.maxShare, newShare);
@@ -134,9 +140,9 @@ export function analyseChange(
   // bring back a host's stable subset, but pointing a route at a new host's `green` is
   // not a return to the stable subset.
   const oldDestinations = [...oldRoutes.values()].flatMap((r) => r.destinations);
-  const known = new Set(oldDestinations.map(destinationKey));
+  const known = new Set(oldDestinations.map((d) => d.key));
   const knownHosts = new Set(oldDestinations.map((d) => d.host));
-  const onlyKnown = routes.every((r) => r.destinations.every((d) => known.has(destinationKey(d)) || (d.subset === stableSubset && knownHosts.has(d.host))));
+  const onlyKnown = routes.every((r) => r.destinations.every((d) => known.has(d.key) || (d.subset === stableSubset && knownHosts.has(d.host))));
 
   const rollback = old !== undefined && !cutover && onlyKnown && subsets.some((s) => s.role === 'stable' && s.raised);
   return { stableSubset, routes, subsets, cutover, rollback };
