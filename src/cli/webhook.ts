@@ -3,10 +3,12 @@
 //
 //   bluegreen-guard webhook [--config FILE] [--port N] [--cert-file F --key-file F] ...
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ClusterCache } from '../cluster/cluster-cache.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
@@ -15,6 +17,7 @@ import { releaseHeap } from './release-heap.js';
 import { MemoryClusterState } from '../cluster/memory-cluster-state.js';
 import type { ListWatchClient } from '../cluster/watch-cache.js';
 import { loadWebhookConfig, parseWebhookFlags, WEBHOOK_USAGE, WebhookConfigError, type WebhookConfig } from '../config/webhook-config.js';
+import type { MetricsSource } from '../prometheus/metrics-source.js';
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
 import { isGuarded, isGuardedNamespace } from '../istio/guard.js';
 import { createMetricsServer } from '../http/metrics-server.js';
@@ -22,6 +25,7 @@ import { judgeGuardSwitches } from '../webhook/rules/guard-switches.js';
 import { AUDIT_BREAK_GLASS_REASON, AUDIT_BREAK_GLASS_USER, breakGlass } from '../webhook/rules/break-glass.js';
 import { AdmissionMetrics } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
+import { WorkerScrapeReader, type ScrapeReader } from '../webhook/scrape-reader.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
 import { CertificateReloader, loadServingCertificate } from '../webhook/tls.js';
 import type { ReviewInput } from '../webhook/verdict.js';
@@ -60,7 +64,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
 
   // metrics-scraped reads a background-refreshed cache of `up`, never Prometheus itself.
   const scrapeStatus = config.prometheus.url === null ? undefined : new PrometheusScrapeStatus({
-    source: new PrometheusMetricsSource({ url: config.prometheus.url, timeoutMs: config.prometheus.timeoutMs }),
+    source: scrapeReader(config.prometheus.url, config.prometheus.timeoutMs, log),
     refreshIntervalMs: config.prometheus.refreshIntervalSeconds * 1000,
     onRefresh: (o) => {
       if (!o.ok) log.warn({ component: 'scrape-status', err: o.error }, 'cannot read up from Prometheus; metrics-scraped reports pods as unknown');
@@ -186,4 +190,16 @@ export async function run(argv: string[]): Promise<number> {
   return serveUntilSignal('webhook', config.logLevel, (log) =>
     startWebhook(config, { log, client: new KubeListWatchClient(loadKubeConfig(config.kubernetes.kubeconfig, config.kubernetes.context)) }),
   );
+}
+
+/**
+ * The `up` query and its parse run in a worker thread, off the admission
+ * thread. Run from the TypeScript sources (the tests) there is no compiled
+ * worker, and they run on this thread.
+ */
+function scrapeReader(url: string, timeoutMs: number, log: Logger): ScrapeReader | MetricsSource {
+  const workerFile = WorkerScrapeReader.workerFile();
+  if (existsSync(fileURLToPath(workerFile))) return new WorkerScrapeReader({ url, timeoutMs }, workerFile);
+  log.info({ component: 'scrape-status' }, 'no compiled scrape-status worker beside the webhook: up is read on the admission thread');
+  return new PrometheusMetricsSource({ url, timeoutMs });
 }

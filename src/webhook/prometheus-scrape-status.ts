@@ -1,22 +1,20 @@
 // The `metrics-scraped` rule's view of Prometheus: a cache of `up` per pod,
-// refreshed in the background by one query for every pod at once. The
-// admission request path only reads the cache, so a slow or unreachable
-// Prometheus never slows a review; a cache that is too old answers "unknown",
-// which the rule reports at its configured mode.
+// refreshed in the background by one query for every pod at once (read by a
+// ScrapeReader, in the webhook a worker thread). The admission request path
+// only reads the cache, so a slow or unreachable Prometheus never slows a
+// review; a cache that is too old answers "unknown", which the rule reports
+// at its configured mode.
 import type { MetricsSource } from '../prometheus/metrics-source.js';
 import type { ScrapeStatus } from './rules/scrape-status.js';
+import { PrometheusScrapeReader, type ScrapeQuery, type ScrapeReader } from './scrape-reader.js';
 
-export interface PrometheusScrapeStatusOptions {
-  source: MetricsSource;
+export interface PrometheusScrapeStatusOptions extends ScrapeQuery {
+  /** Where the answers come from: a reader, or a source read on this thread. */
+  source: MetricsSource | ScrapeReader;
   /** Default 15 s, Prometheus's usual scrape interval. */
   refreshIntervalMs?: number;
   /** Answers older than this are not trusted (every pod is unknown). Default 4 refresh intervals. */
   maxAgeMs?: number;
-  /** Default `max by (namespace, pod) (up)`. */
-  query?: string;
-  /** Labels of the result that name the pod; defaults `namespace`, `pod` (Kubernetes pod discovery's usual relabelling). */
-  namespaceLabel?: string;
-  podLabel?: string;
   /** Reports each refresh, for logs and the webhook's own metrics. */
   onRefresh?: (outcome: { ok: true; pods: number; durationMs: number } | { ok: false; error: string; durationMs: number }) => void;
   /** Injected in tests; defaults to Date.now. */
@@ -31,8 +29,10 @@ export class PrometheusScrapeStatus implements ScrapeStatus {
   private readonly refreshIntervalMs: number;
   private readonly maxAgeMs: number;
   private readonly now: () => number;
+  private readonly reader: ScrapeReader;
 
   constructor(private readonly options: PrometheusScrapeStatusOptions) {
+    this.reader = isReader(options.source) ? options.source : new PrometheusScrapeReader(options.source, options);
     this.refreshIntervalMs = options.refreshIntervalMs ?? 15_000;
     this.maxAgeMs = options.maxAgeMs ?? 4 * this.refreshIntervalMs;
     this.now = options.now ?? Date.now;
@@ -59,9 +59,11 @@ export class PrometheusScrapeStatus implements ScrapeStatus {
     this.timer = setTimeout(tick, 0).unref();
   }
 
+  /** Stops refreshing and closes the reader (its worker, if it has one). */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    void this.reader.close();
   }
 
   /** One refresh (concurrent calls share it). Never rejects: a failure keeps the previous answer until it is too old. */
@@ -75,24 +77,22 @@ export class PrometheusScrapeStatus implements ScrapeStatus {
   private async load(): Promise<void> {
     const started = performance.now();
     const startedAtMs = this.now();
-    const namespaceLabel = this.options.namespaceLabel ?? 'namespace';
-    const podLabel = this.options.podLabel ?? 'pod';
     try {
-      const samples = await this.options.source.instantQuery(this.options.query ?? `max by (${namespaceLabel}, ${podLabel}) (up)`, startedAtMs / 1000);
-      const pods = new Map<string, number>();
-      for (const s of samples) {
-        const namespace = s.labels[namespaceLabel];
-        const pod = s.labels[podLabel];
-        if (namespace === undefined || pod === undefined) continue;
-        const key = `${namespace}/${pod}`;
-        pods.set(key, Math.max(pods.get(key) ?? 0, s.value));
+      const delta = await this.reader.read(startedAtMs);
+      if (delta.full) this.pods = new Map(delta.set);
+      else {
+        for (const [key, up] of delta.set) this.pods.set(key, up);
+        for (const key of delta.removed) this.pods.delete(key);
       }
-      this.pods = pods;
       // The answer is as old as the question, not as the reply.
       this.refreshedAtMs = startedAtMs;
-      this.options.onRefresh?.({ ok: true, pods: pods.size, durationMs: performance.now() - started });
+      this.options.onRefresh?.({ ok: true, pods: delta.pods, durationMs: performance.now() - started });
     } catch (err) {
       this.options.onRefresh?.({ ok: false, error: err instanceof Error ? err.message : String(err), durationMs: performance.now() - started });
     }
   }
+}
+
+function isReader(source: MetricsSource | ScrapeReader): source is ScrapeReader {
+  return 'read' in source && typeof source.read === 'function';
 }

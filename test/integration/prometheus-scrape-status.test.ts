@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PrometheusMetricsSource } from '../../src/prometheus/prometheus-metrics-source.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PrometheusScrapeStatus } from '../../src/webhook/prometheus-scrape-status.js';
+import { WorkerScrapeReader } from '../../src/webhook/scrape-reader.js';
+import { ensureCliBuilt, REPO } from '../support/built-cli.js';
 import { freePort } from '../support/free-port.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -82,4 +86,55 @@ describe('PrometheusScrapeStatus against a real Prometheus scraping real targets
     expect(status.fresh).toBe(false);
     expect(status.podScraped('shop', 'reviews-v2-7d9f8')).toBeUndefined();
   }, 60_000);
+
+  it('reads up in a worker thread (the compiled scrape-worker the webhook ships), and hands over only the change', async () => {
+    await ensureCliBuilt();
+    const reader = new WorkerScrapeReader({ url: prom?.url ?? '', timeoutMs: 5000 }, pathToFileURL(join(REPO, 'dist', 'webhook', 'scrape-worker.js')));
+    const status = new PrometheusScrapeStatus({ source: reader, refreshIntervalMs: 200 });
+    status.start();
+    try {
+      await waitUntil(() => status.podScraped('shop', 'reviews-v2-7d9f8') === true && status.podScraped('shop', 'ratings-v2-5c4b1') === false, {
+        timeoutMs: 30_000,
+        description: 'reviews-v2 scraped and up, ratings-v2 scraped and down, read by the worker',
+      });
+    } finally {
+      status.stop();
+    }
+    // A reader of its own: the first answer is full, the next (nothing changed) empty.
+    const direct = new WorkerScrapeReader({ url: prom?.url ?? '', timeoutMs: 5000 }, pathToFileURL(join(REPO, 'dist', 'webhook', 'scrape-worker.js')));
+    try {
+      // Applied as the cache does, until both targets are in `up` (the failing one shows up after its first scrape fails).
+      const seen = new Map<string, number>();
+      const deltas: Array<{ full: boolean }> = [];
+      await waitUntil(async () => {
+        const d = await direct.read(Date.now());
+        deltas.push(d);
+        for (const [key, up] of d.set) seen.set(key, up);
+        for (const key of d.removed) seen.delete(key);
+        return seen.size === 2;
+      }, { timeoutMs: 30_000, description: 'both targets in the worker\'s answers' });
+      expect(deltas.map((d) => d.full)).toEqual([true, ...Array<boolean>(deltas.length - 1).fill(false)]);
+      expect(seen).toEqual(new Map([['shop/reviews-v2-7d9f8', 1], ['shop/ratings-v2-5c4b1', 0]]));
+      const unchanged = await direct.read(Date.now());
+      expect(unchanged).toEqual({ full: false, set: [], removed: [], pods: 2 });
+    } finally {
+      await direct.close();
+    }
+    await expect(direct.read(Date.now())).resolves.toMatchObject({ full: true, pods: 2 }); // a closed reader starts a new worker
+    await direct.close();
+  }, 360_000);
+
+  it('a worker that cannot reach Prometheus fails the refresh with the reason, and the cache stays unknown', async () => {
+    await ensureCliBuilt();
+    const failures: string[] = [];
+    const reader = new WorkerScrapeReader({ url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000 }, pathToFileURL(join(REPO, 'dist', 'webhook', 'scrape-worker.js')));
+    const status = new PrometheusScrapeStatus({ source: reader, onRefresh: (o) => (o.ok ? undefined : failures.push(o.error)) });
+    try {
+      await status.refresh();
+      expect(failures[0]).toMatch(/could not be reached/);
+      expect(status.podScraped('shop', 'reviews-v2-7d9f8')).toBeUndefined();
+    } finally {
+      status.stop();
+    }
+  }, 360_000);
 });
