@@ -59,6 +59,8 @@ export interface ServerStep {
   serverCpuShare: number;
   /** How busy the server's core was with anything else (other processes on the machine). */
   serverCoreOtherShare: number;
+  /** The webhook's longest event-loop stall during the step (its own monitorEventLoopDelay, via /metrics); NaN for the floor. */
+  eventLoopMaxMs: number;
 }
 
 export interface AdmissionResults {
@@ -84,6 +86,16 @@ class ProcessHandle {
   cpuSeconds(): number {
     return processCpuSeconds(this.pid);
   }
+}
+
+/**
+ * The webhook's longest event-loop delay since the previous scrape: prom-client's
+ * monitorEventLoopDelay histogram, which each scrape of /metrics resets.
+ */
+async function eventLoopMaxMs(metricsPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.e+-]+)/m.exec(text);
+  return m ? Number(m[1]) * 1000 : Number.NaN;
 }
 
 /** Objects per kind in the webhook's caches, from its own /metrics. */
@@ -164,18 +176,21 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
       const server = servers[target];
       const cpuBefore = server.cpuSeconds();
       const coresBefore = coreTimes();
+      if (target === 'webhook') await eventLoopMaxMs(command.metricsPort); // resets the histogram
       const started = performance.now();
       const args: RunArgs = { target, ratePerSecond, warmupMs: p.warmupMs, durationMs, drainTimeoutMs: 10_000 };
       const summary = await load.request<RunSummary>('run', args);
       const serverCpuShare = (server.cpuSeconds() - cpuBefore) / ((performance.now() - started) / 1000);
       const coreBusy = busyShares(coresBefore, coreTimes())[Number(SERVER_CPU)] ?? Number.NaN;
       const serverCoreOtherShare = canPin() ? Math.max(0, coreBusy - serverCpuShare) : Number.NaN;
+      const loopMaxMs = target === 'webhook' ? await eventLoopMaxMs(command.metricsPort) : Number.NaN;
       ctx.progress(
         `admission: ${target} at ${ratePerSecond}/s: p50 ${ms(summary.p50Ms)} ms, p99 ${ms(summary.p99Ms)} ms, max ${ms(summary.maxMs)} ms, errors ${summary.errorCount}; ` +
+          (target === 'webhook' ? `event-loop stall max ${ms(loopMaxMs)} ms; ` : '') +
           `server CPU ${percent(serverCpuShare)}, others on its core ${percent(serverCoreOtherShare)}, generator CPU ${percent(summary.generatorCpuShare)}, send lag p99 ${ms(summary.sendLagP99Ms, 3)} ms`,
       );
       await sleep(300);
-      return { summary, serverCpuShare, serverCoreOtherShare };
+      return { summary, serverCpuShare, serverCoreOtherShare, eventLoopMaxMs: loopMaxMs };
     };
 
     const fixed: AdmissionResults['fixed'] = [];
@@ -256,13 +271,14 @@ function printAdmission(r: AdmissionResults, pinnedNote: string): void {
         percent(f[target].serverCpuShare),
         percent(f[target].serverCoreOtherShare),
         ms(s.sendLagP99Ms, 3),
+        target === 'floor' ? '' : ms(f[target].eventLoopMaxMs),
         target === 'floor' ? '' : ratio(s.p50Ms, base.p50Ms),
         target === 'floor' ? '' : ratio(s.p99Ms, base.p99Ms),
         target === 'floor' ? '' : ratio(s.maxMs, base.maxMs),
       ]);
     }
   }
-  print(table(['rate', 'server', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'answered/s', 'server CPU', 'others on core', 'send lag p99', 'p50 ×floor', 'p99 ×floor', 'max ×floor'], rows));
+  print(table(['rate', 'server', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'answered/s', 'server CPU', 'others on core', 'send lag p99', 'event-loop max ms', 'p50 ×floor', 'p99 ×floor', 'max ×floor'], rows));
   const byKindRows = r.fixed.map((f) => {
     const k = f.webhook.summary.byKind;
     return [`${f.ratePerSecond}/s`, ms(k.pass.p50Ms), ms(k.pass.p99Ms), ms(k.fail.p50Ms), ms(k.fail.p99Ms)];
