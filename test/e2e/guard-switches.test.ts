@@ -155,6 +155,12 @@ describe('the guard switches on the real API server', () => {
 
   it(`a second VirtualService for the guarded service that names itself stable (${STABLE_SUBSET}: blue, blue 100 %) is refused on CREATE for a user outside the break-glass groups`, async () => {
     const name = `${scene.service}-ingress`;
+    // Without the annotation the same route to blue is a cutover, and blue's pods are not Ready.
+    const withoutSwitch = parse(selfStable(name)) as { metadata: { annotations?: Record<string, string> } };
+    delete withoutSwitch.metadata.annotations;
+    const control = await scene.apply(stringify(withoutSwitch), { dryRun: true, kubeconfigPath: sreKubeconfig });
+    expect(control.code).not.toBe(0);
+    expect(control.stderr).toContain('[pods-ready]');
     const r = await scene.apply(selfStable(name));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(
