@@ -1,10 +1,11 @@
 // The guard's own switches on the real API server: in a guarded namespace,
 // `bluegreen-guard.io/guard: disabled` added in the same apply as a cutover,
 // and a second VirtualService for the guarded host that names itself stable
-// on CREATE, are refused for a user outside the break-glass groups with a
-// message naming who may set them, and honoured for a member of one. Each use
-// is recorded in the API server's audit log through the webhook's audit
-// annotations. v2's pods are not Ready, so without the switch the same
+// on CREATE, are refused for a team member whose RBAC lets them edit
+// VirtualServices but who is in no break-glass group, with a message naming
+// who may set them, and honoured for a member of one. Each use is recorded
+// in the API server's audit log through the webhook's audit annotations.
+// v2's pods are not Ready, so without the switch the same
 // cutover is refused by pods-ready: what a switch turns off is visible.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,8 @@ import { waitUntil } from '../support/wait-until.js';
 jest.setTimeout(240_000);
 
 const SRE = { name: 'sam', token: randomBytes(16).toString('hex'), groups: ['sre'] };
+/** A team member who may edit VirtualServices and DestinationRules, and nothing of the guard. */
+const DEV = { name: 'dana', token: randomBytes(16).toString('hex'), groups: ['team-shop'] };
 /** The webhook entry of the chart that reviews VirtualServices; the API server prefixes its audit annotations with it. */
 const WEBHOOK = 'istio-routes.bluegreen-guard.io';
 const auditDir = mkdtempSync(join(tmpdir(), 'bgg-guard-switch-audit-'));
@@ -37,6 +40,7 @@ writeFileSync(
 let stage: Stage;
 let scene: Scene;
 let sreKubeconfig: string;
+let devKubeconfig: string;
 
 interface AuditEvent {
   stage: string;
@@ -99,7 +103,7 @@ const fullSwitch = (): string => scene.virtualService({ [scene.stableSubset]: 0,
 beforeAll(async () => {
   stage = await startStage({
     watchers: 0,
-    users: [SRE],
+    users: [SRE, DEV],
     webhookConfig: { rules: { breakGlassGroups: ['sre'] } },
     apiServerArgs: [`--audit-policy-file=${join(auditDir, 'policy.yaml')}`, `--audit-log-path=${auditLog}`],
   });
@@ -110,7 +114,21 @@ beforeAll(async () => {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
     subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'sre' }],
   });
+  await stage.cp.api.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'istio-routes-editor' },
+    rules: [{ apiGroups: ['networking.istio.io'], resources: ['virtualservices', 'destinationrules'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }],
+  });
+  await stage.cp.api.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'team-shop-istio-routes' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'istio-routes-editor' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'team-shop' }],
+  });
   sreKubeconfig = stage.cp.kubeconfigFor(SRE.token, SRE.name);
+  devKubeconfig = stage.cp.kubeconfigFor(DEV.token, DEV.name);
   scene = await stage.seed({ namespacePrefix: 'switches', v2: { ready: false }, traffic: false });
   await scene.mustApply('DestinationRule with green and blue', scene.destinationRule());
 }, 600_000);
@@ -122,22 +140,22 @@ afterAll(async () => {
 
 describe('the guard switches on the real API server', () => {
   it('without a switch, the cutover to blue (pods not Ready) is refused by pods-ready', async () => {
-    const r = await scene.apply(fullSwitch());
+    const r = await scene.apply(fullSwitch(), { kubeconfigPath: devKubeconfig });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('[pods-ready]');
   });
 
   it(`${GUARD_ANNOTATION}: disabled in the same apply as the cutover is refused for a user outside the break-glass groups, naming who may set it`, async () => {
-    const r = await scene.apply(annotated(fullSwitch(), { [GUARD_ANNOTATION]: 'disabled' }));
+    const r = await scene.apply(annotated(fullSwitch(), { [GUARD_ANNOTATION]: 'disabled' }), { kubeconfigPath: devKubeconfig });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(
-      `VirtualService ${scene.namespace}/${scene.service} sets ${GUARD_ANNOTATION}: disabled, a switch of the guard itself in a guarded namespace; only members of the break-glass groups (sre) may set it, and admin is in none.`,
+      `VirtualService ${scene.namespace}/${scene.service} sets ${GUARD_ANNOTATION}: disabled, a switch of the guard itself in a guarded namespace; only members of the break-glass groups (sre) may set it, and ${DEV.name} is in none.`,
     );
     expect(r.stderr).toContain('Fix: remove the annotation from the change');
     const vs = await scene.readVirtualService();
     expect(vs.metadata.annotations?.[GUARD_ANNOTATION]).toBeUndefined();
     expect(await scene.primaryWeights()).toEqual({ [scene.stableSubset]: 100 });
-    const audit = await guardSwitchAudit(scene.namespace, scene.service, 'admin');
+    const audit = await guardSwitchAudit(scene.namespace, scene.service, DEV.name);
     expect(audit.annotations?.[`${WEBHOOK}/guard-switch`]).toBe(`refused: ${GUARD_ANNOTATION}: disabled`);
   });
 
@@ -158,18 +176,18 @@ describe('the guard switches on the real API server', () => {
     // Without the annotation the same route to blue is a cutover, and blue's pods are not Ready.
     const withoutSwitch = parse(selfStable(name)) as { metadata: { annotations?: Record<string, string> } };
     delete withoutSwitch.metadata.annotations;
-    const control = await scene.apply(stringify(withoutSwitch), { dryRun: true, kubeconfigPath: sreKubeconfig });
+    const control = await scene.apply(stringify(withoutSwitch), { dryRun: true, kubeconfigPath: devKubeconfig });
     expect(control.code).not.toBe(0);
     expect(control.stderr).toContain('[pods-ready]');
-    const r = await scene.apply(selfStable(name));
+    const r = await scene.apply(selfStable(name), { kubeconfigPath: devKubeconfig });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(
-      `VirtualService ${scene.namespace}/${name} sets ${STABLE_SUBSET}: ${scene.candidateSubset}, a switch of the guard itself in a guarded namespace; only members of the break-glass groups (sre) may set it, and admin is in none.`,
+      `VirtualService ${scene.namespace}/${name} sets ${STABLE_SUBSET}: ${scene.candidateSubset}, a switch of the guard itself in a guarded namespace; only members of the break-glass groups (sre) may set it, and ${DEV.name} is in none.`,
     );
     const exists = await stage.cp.kubectl(['get', 'virtualservice', name, '-n', scene.namespace]);
     expect(exists.code).not.toBe(0);
     expect(exists.stderr).toContain('NotFound');
-    const audit = await guardSwitchAudit(scene.namespace, name, 'admin');
+    const audit = await guardSwitchAudit(scene.namespace, name, DEV.name);
     expect(audit.annotations?.[`${WEBHOOK}/guard-switch`]).toBe(`refused: ${STABLE_SUBSET}: ${scene.candidateSubset}`);
   });
 
