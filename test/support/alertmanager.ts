@@ -12,12 +12,15 @@
 //   notifies nobody, so alerts are only stored and listed by the API.
 // - Resolves once /-/ready answers 200; rejects with the end of its log if it
 //   exits or is not ready in time. A port lost to a race is retried.
+// - halt() stops the process and keeps its directory and port; resume()
+//   starts it again there (an outage, as the watcher sees it: connection
+//   refused, then the same URL answering again with no alerts in memory).
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ManagedProcess } from './managed-process.js';
-import { readyOnFreePort, removeDir, type ReadyServer } from './ready-on-free-port.js';
+import { readyOnFreePort, removeDir, waitReady, type ReadyServer } from './ready-on-free-port.js';
 import { systemBinary } from './system-binary.js';
 
 export interface AlertmanagerOptions {
@@ -29,7 +32,12 @@ export interface AlertmanagerOptions {
 }
 
 /** `dir` holds `alertmanager.yml`, `data/` (silences) and `alertmanager.log`. */
-export type RunningAlertmanager = ReadyServer;
+export interface RunningAlertmanager extends ReadyServer {
+  /** Stops the process (TERM, then KILL), keeping its directory and its port for resume(). */
+  halt(): Promise<void>;
+  /** Starts it again on the same port, with the same directory; resolves once /-/ready answers 200. */
+  resume(): Promise<void>;
+}
 
 export const SILENT_ALERTMANAGER_CONFIG = {
   route: { receiver: 'nobody', group_by: ['alertname', 'namespace', 'service'], group_wait: '1s', group_interval: '1s', repeat_interval: '1h' },
@@ -48,7 +56,8 @@ export async function startAlertmanager(options: AlertmanagerOptions = {}): Prom
     removeDir(dir);
     throw error;
   }
-  return readyOnFreePort(dir, options.readyTimeoutMs ?? 60_000, (port) =>
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  const launch = (port: number): ManagedProcess =>
     ManagedProcess.start({
       name: 'alertmanager',
       command: alertmanager,
@@ -61,6 +70,28 @@ export async function startAlertmanager(options: AlertmanagerOptions = {}): Prom
       ],
       logPath: join(dir, 'alertmanager.log'),
       cwd: dir,
-    }),
-  );
+    });
+  const server = await readyOnFreePort(dir, readyTimeoutMs, launch);
+  let current = server.process;
+  return {
+    url: server.url,
+    port: server.port,
+    dir: server.dir,
+    get process() {
+      return current;
+    },
+    halt: async () => {
+      await current.stop();
+    },
+    resume: async () => {
+      if (current.isRunning) throw new Error(`alertmanager is still running (pid ${current.pid}); halt it before resuming`);
+      // Go listeners set SO_REUSEADDR, so the port is free again at once unless another process took it.
+      current = launch(server.port);
+      await waitReady(current, server.url, readyTimeoutMs);
+    },
+    stop: async () => {
+      await current.stop();
+      await server.stop();
+    },
+  };
 }

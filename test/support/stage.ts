@@ -67,6 +67,8 @@ export interface StageOptions {
   onProgress?: (step: StageStep) => void;
   /** Extra identities for the API server's token file (e.g. a member of a break-glass group); bind them with RBAC yourself. */
   users?: StaticUser[];
+  /** Appended to kube-apiserver's flags (e.g. an audit policy and log). */
+  apiServerArgs?: string[];
   /** The chart's `mesh:` values; the scenes and mesh simulators follow them (stable subset, cluster domain). */
   mesh?: Record<string, string>;
 }
@@ -295,7 +297,7 @@ export class Stage {
   async start(): Promise<void> {
     const scrapeIntervalSeconds = this.options.scrapeIntervalSeconds ?? 1;
     await this.step('build', () => ensureCliBuilt(), () => 'dist/ is current (npm run build)');
-    this.cp = await this.step('control plane', () => startControlPlane({ users: this.options.users }), (cp) => `kube-apiserver ${cp.server} (etcd, Istio CRDs), kubeconfig ${cp.kubeconfigPath}`);
+    this.cp = await this.step('control plane', () => startControlPlane({ users: this.options.users, apiServerArgs: this.options.apiServerArgs }), (cp) => `kube-apiserver ${cp.server} (etcd, Istio CRDs), kubeconfig ${cp.kubeconfigPath}`);
     this.writeTargets();
     this.prometheus = await this.step(
       'prometheus',
