@@ -64,7 +64,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
 
   // metrics-scraped reads a background-refreshed cache of `up`, never Prometheus itself.
   const scrapeStatus = config.prometheus.url === null ? undefined : new PrometheusScrapeStatus({
-    source: scrapeReader(config.prometheus.url, config.prometheus.timeoutMs, log),
+    source: scrapeReader(config.prometheus.url, config.prometheus, log),
     refreshIntervalMs: config.prometheus.refreshIntervalSeconds * 1000,
     onRefresh: (o) => {
       if (!o.ok) log.warn({ component: 'scrape-status', err: o.error }, 'cannot read up from Prometheus; metrics-scraped reports pods as unknown');
@@ -194,11 +194,13 @@ export async function run(argv: string[]): Promise<number> {
 
 /**
  * The `up` query and its parse run in a worker thread, off the admission
- * thread. Run from the TypeScript sources (the tests) there is no compiled
- * worker, and they run on this thread.
+ * thread, unless configured otherwise. Run from the TypeScript sources (the
+ * tests) there is no compiled worker, and they run on this thread.
  */
-function scrapeReader(url: string, timeoutMs: number, log: Logger): ScrapeReader | MetricsSource {
+function scrapeReader(url: string, prometheus: WebhookConfig['prometheus'], log: Logger): ScrapeReader | MetricsSource {
+  const { timeoutMs } = prometheus;
   const workerFile = WorkerScrapeReader.workerFile();
+  if (prometheus.refreshIn === 'main') return new PrometheusMetricsSource({ url, timeoutMs });
   if (existsSync(fileURLToPath(workerFile))) return new WorkerScrapeReader({ url, timeoutMs }, workerFile);
   log.info({ component: 'scrape-status' }, 'no compiled scrape-status worker beside the webhook: up is read on the admission thread');
   return new PrometheusMetricsSource({ url, timeoutMs });

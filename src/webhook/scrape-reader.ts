@@ -75,6 +75,9 @@ export interface ScrapeWorkerData extends ScrapeQuery {
   timeoutMs: number;
 }
 
+/** The worker's heap: what one answer for 100,000 pods needs to parse, with room to spare; a larger one fails the refresh. */
+const WORKER_HEAP = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 192 };
+
 type WorkerReply = { id: number; ok: true; delta: ScrapeDelta } | { id: number; ok: false; error: string };
 
 /**
@@ -115,7 +118,9 @@ export class WorkerScrapeReader implements ScrapeReader {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.workerFile, { workerData: this.data });
+    // A small young generation: the worker's garbage is one parse every 15 s, and the
+    // default semi-spaces would keep tens of MiB resident for it.
+    const worker = new Worker(this.workerFile, { workerData: this.data, resourceLimits: WORKER_HEAP });
     worker.unref(); // like the refresh timer: it never keeps the process alive
     worker.on('message', (reply: WorkerReply) => {
       const waiting = this.pending.get(reply.id);

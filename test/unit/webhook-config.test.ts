@@ -18,6 +18,12 @@ function problemsOf(f: () => unknown): string[] {
 }
 
 describe('webhook config', () => {
+  it('reads up in a worker thread unless prometheus.refreshIn says main, and names the choices otherwise', () => {
+    expect(loadWebhookConfig([]).prometheus.refreshIn).toBe('worker');
+    expect(parseWebhookConfig({ prometheus: { url: 'http://prometheus:9090', refreshIn: 'main' } }).prometheus).toMatchObject({ url: 'http://prometheus:9090', refreshIn: 'main' });
+    expect(problemsOf(() => parseWebhookConfig({ prometheus: { refreshIn: 'thread' } })).join('\n')).toMatch(/prometheus\.refreshIn.*worker.*main/);
+  });
+
   it('has working defaults without a file', () => {
     const c = loadWebhookConfig([]);
     expect(c.admission).toEqual({ host: '0.0.0.0', port: 8443, path: '/validate', bodyLimitBytes: 6 * 1024 * 1024 });
