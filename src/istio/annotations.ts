@@ -27,6 +27,11 @@ export const ROLLED_BACK_AT = `${PREFIX}rolled-back-at`;
 export const ROLLBACK_REASON = `${PREFIX}rollback-reason`;
 export const PREVIOUS_WEIGHTS = `${PREFIX}previous-weights`;
 export const STABLE_SINCE = `${PREFIX}stable-since`;
+/**
+ * When the cutover first reached full traffic. Unlike FULL_TRAFFIC_AT (the start of the hold, rewritten when
+ * the hold starts over) it is kept through the hold and after confirmation: keep-previous counts from it.
+ */
+export const FULL_TRAFFIC_REACHED_AT = `${PREFIX}full-traffic-reached-at`;
 
 /** Per-VirtualService smoke-test URL for the watcher's `smoke-test` rule; overrides the configured template. */
 export const SMOKE_TEST_URL = `${PREFIX}smoke-test-url`;

@@ -8,6 +8,7 @@ import {
   DEFAULT_CANDIDATE_SUBSET,
   DEFAULT_STABLE_SUBSET,
   FULL_TRAFFIC_AT,
+  FULL_TRAFFIC_REACHED_AT,
   ROLLED_BACK_AT,
   STABLE_SINCE,
   STABLE_SUBSET,
@@ -58,6 +59,8 @@ export interface CutoverState {
   recorded: boolean;
   cutoverStartedAt: Date | undefined;
   fullTrafficAt: Date | undefined;
+  /** When this cutover first reached full traffic (kept through hold restarts and after confirmation). */
+  fullTrafficReachedAt: Date | undefined;
   rolledBackAt: Date | undefined;
   stableSince: Date | undefined;
 }
@@ -77,7 +80,10 @@ export function readCutoverState(vs: VirtualService, mesh: CutoverMesh): Cutover
   let phase: CutoverPhase;
   if (active.length === 0) phase = rolledBack ? 'rolled-back' : 'idle';
   else phase = stableGetsNoTraffic(routes, roles) ? 'full-traffic' : 'cutover';
-  return { roles, phase, active, recorded, cutoverStartedAt, fullTrafficAt: time(a[FULL_TRAFFIC_AT]), rolledBackAt, stableSince };
+  // A time from before this cutover began belongs to an earlier one.
+  const reached = time(a[FULL_TRAFFIC_REACHED_AT]);
+  const fullTrafficReachedAt = reached !== undefined && recorded && !isBefore(reached, cutoverStartedAt) ? reached : undefined;
+  return { roles, phase, active, recorded, cutoverStartedAt, fullTrafficAt: time(a[FULL_TRAFFIC_AT]), fullTrafficReachedAt, rolledBackAt, stableSince };
 }
 
 /** When the cutover the traffic belongs to began: recorded, or now when it is new. */
@@ -120,7 +126,7 @@ export function decideCutover(state: CutoverState, now: Date, verdict: Verdict |
   const top = state.active[0];
   if (!top) {
     if (!state.recorded || state.cutoverStartedAt === undefined) return { kind: 'none' };
-    return { kind: 'cutover-ended', annotations: { [CUTOVER_STARTED_AT]: null, [FULL_TRAFFIC_AT]: null } };
+    return { kind: 'cutover-ended', annotations: { [CUTOVER_STARTED_AT]: null, [FULL_TRAFFIC_AT]: null, [FULL_TRAFFIC_REACHED_AT]: null } };
   }
   if (!state.recorded) {
     return {
@@ -130,16 +136,21 @@ export function decideCutover(state: CutoverState, now: Date, verdict: Verdict |
         [CUTOVER_STARTED_AT]: stamp,
         [CANDIDATE_SUBSET]: top.subset,
         [FULL_TRAFFIC_AT]: state.phase === 'full-traffic' ? stamp : null,
+        [FULL_TRAFFIC_REACHED_AT]: state.phase === 'full-traffic' ? stamp : null,
       },
     };
   }
   if (state.phase !== 'full-traffic') {
-    return state.fullTrafficAt ? { kind: 'full-traffic-left', annotations: { [FULL_TRAFFIC_AT]: null } } : { kind: 'none' };
+    return state.fullTrafficAt || state.fullTrafficReachedAt
+      ? { kind: 'full-traffic-left', annotations: { [FULL_TRAFFIC_AT]: null, [FULL_TRAFFIC_REACHED_AT]: null } }
+      : { kind: 'none' };
   }
   // Time without a judgement is not time without a breach: the hold counts judged cycles only,
   // and restarts at the first one after a stretch of no data or errors.
   const unjudged = verdict === 'no-data' || verdict === 'error';
-  if (!state.fullTrafficAt) return unjudged ? { kind: 'none' } : { kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: stamp } };
+  // The first time this cutover is at full traffic is kept; a hold that starts over after no data does not move it.
+  const reached: AnnotationChanges = state.fullTrafficReachedAt ? {} : { [FULL_TRAFFIC_REACHED_AT]: stamp };
+  if (!state.fullTrafficAt) return unjudged ? { kind: 'none' } : { kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: stamp, ...reached } };
   if (verdict === 'breached') return { kind: 'hold-restarted', annotations: { [FULL_TRAFFIC_AT]: stamp } };
   if (unjudged) return { kind: 'hold-interrupted', annotations: { [FULL_TRAFFIC_AT]: null } };
   const heldMs = now.getTime() - state.fullTrafficAt.getTime();
@@ -155,6 +166,8 @@ export function decideCutover(state: CutoverState, now: Date, verdict: Verdict |
         [STABLE_SINCE]: stamp,
         [CUTOVER_STARTED_AT]: null,
         [FULL_TRAFFIC_AT]: null,
+        // Recorded by a watcher that did not write it yet: the hold's start is the best known time.
+        ...(state.fullTrafficReachedAt ? {} : { [FULL_TRAFFIC_REACHED_AT]: state.fullTrafficAt.toISOString() }),
       },
     };
   }

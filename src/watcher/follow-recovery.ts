@@ -7,7 +7,7 @@ import { routesOf } from '../istio/routes.js';
 import type { VirtualService } from '../istio/types.js';
 import type { CutoverState } from './cutover-state.js';
 import type { AlertContext } from './guard-alerts.js';
-import type { RecoveryTarget } from './recovery-probe.js';
+import { recoveryTimes, type RecoveryTarget } from './recovery-probe.js';
 import type { RecoveryRecord } from './recovery.js';
 import type { MeshOptions, WatchedObjects } from './watch-targets.js';
 import { RECOVERY } from '../istio/annotations.js';
@@ -79,15 +79,10 @@ const { deps } = io;
   if (!target) return;
   const rolledBackMs = Date.parse(record.rolledBackAt);
   const elapsedSeconds = (now.getTime() - rolledBackMs) / 1000;
-  const cutoverMs = state.cutoverStartedAt?.getTime() ?? rolledBackMs;
+  const cutoverMs = state.cutoverStartedAt?.getTime();
   let measurement: RecoveryMeasurement;
   try {
-    measurement = await deps.recoveryProbe(target, {
-      nowSeconds: now.getTime() / 1000,
-      cutoverStartedSeconds: cutoverMs / 1000,
-      nowWindowSeconds: Math.min(policy.rateWindowSeconds, elapsedSeconds),
-      baselineSeconds: policy.baselineSeconds,
-    });
+    measurement = await deps.recoveryProbe(target, recoveryTimes(policy, now.getTime() / 1000, rolledBackMs / 1000, cutoverMs === undefined ? undefined : cutoverMs / 1000));
   } catch (err) {
     deps.log.warn({ ...logKeys(vs), err: err instanceof Error ? err.message : String(err) }, 'recovery not measured this cycle');
     return;

@@ -23,6 +23,25 @@ export interface RecoveryTimes {
 
 const quote = (v: string) => JSON.stringify(v);
 
+/**
+ * The instants a recovery is measured at, as the watcher and `evaluate` both take them: the
+ * baseline ends when the cutover began (the rollback when that is not known), and "now" never
+ * reaches back before the rollback, where the stable version had less traffic.
+ */
+export function recoveryTimes(
+  policy: { rateWindowSeconds: number; baselineSeconds: number },
+  nowSeconds: number,
+  rolledBackSeconds: number,
+  cutoverStartedSeconds: number | undefined,
+): RecoveryTimes {
+  return {
+    nowSeconds,
+    cutoverStartedSeconds: cutoverStartedSeconds ?? rolledBackSeconds,
+    nowWindowSeconds: Math.min(policy.rateWindowSeconds, nowSeconds - rolledBackSeconds),
+    baselineSeconds: policy.baselineSeconds,
+  };
+}
+
 export async function measureRecovery(source: MetricsSource, target: RecoveryTarget, times: RecoveryTimes): Promise<RecoveryMeasurement> {
   const stable = `reporter="destination", destination_service_namespace=${quote(target.namespace)}, destination_service_name=${quote(target.service)}, destination_version=${quote(target.stableVersion)}`;
   const calledBy = `sum by (source_workload, source_workload_namespace) (rate(istio_requests_total{reporter="destination", destination_service_namespace=${quote(target.namespace)}, destination_service_name=${quote(target.service)}}[${times.baselineSeconds}s])) > 0`;

@@ -110,8 +110,12 @@ export function review(input: ReviewInput, state: ClusterState, config: RulesCon
   return verdictOf(glass.findings, exemption, auditAnnotations);
 }
 
-/** A routed subset relabelled by a DestinationRule change: the pods it selects afterwards are judged as a cutover (subset-selects-pods has its own DestinationRule form). */
-const RELABEL_RULES: readonly VsRule[] = [checkVersionLabels, checkProbes, checkPodsReady, checkMetricsScraped, checkJobs];
+/**
+ * A routed subset relabelled by a DestinationRule change: the pods it selects afterwards are judged as a cutover
+ * (subset-selects-pods has its own DestinationRule form), the rollback latch included: a relabel onto a
+ * rolled-back revision's pods is refused as a VirtualService cutover to them is.
+ */
+const RELABEL_RULES: readonly VsRule[] = [checkVersionLabels, checkProbes, checkPodsReady, checkMetricsScraped, checkRollbackLatch, checkJobs];
 
 /** Identities that delete objects as the consequence of an earlier delete (a namespace, an owner): denying them only wedges them. */
 const CLEANUP_USERNAMES = ['system:serviceaccount:kube-system:namespace-controller', 'system:serviceaccount:kube-system:generic-garbage-collector'];

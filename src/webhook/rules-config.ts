@@ -31,7 +31,7 @@ export interface RulesConfig {
   probePaths: Readonly<{ readinessPath?: string; livenessPath?: string }>;
   /** Members of these groups may clear a rollback latch (`bluegreen-guard ack`); empty: the break-glass groups. */
   latchAckGroups: readonly string[];
-  /** `keep-previous`: how long after a cutover is confirmed stable the previous stable Deployment is kept. */
+  /** `keep-previous`: how long after a cutover reached full traffic the previous stable Deployment is kept. */
   keepPreviousSeconds: number;
   /** `keep-previous`: users that may scale it anyway (e.g. the HPA controller's identity). */
   keepPreviousExemptUsernames: readonly string[];

@@ -68,7 +68,7 @@ export function reviewWorkload(input: ReviewInput, state: ClusterState, config: 
   // A delete only takes pods away from subsets: it moves no traffic to an unchecked workload.
   // A scale request carries only replicas: keep-previous is all there is to judge.
   const { entries, emptied } = input.operation === 'DELETE' || input.subresource === 'scale' ? { entries: [], emptied: [] } : analyseWorkloadChange(change, state, config, (vs) => isGuarded(vs, state, config));
-  const judged = input.subresource === 'scale' ? [] : rules.flatMap((rule) => rule({ operation: input.operation as 'CREATE' | 'UPDATE' | 'DELETE', change, entries, emptied, object, config }));
+  const judged = input.subresource === 'scale' ? [] : rules.flatMap((rule) => rule({ operation: input.operation as 'CREATE' | 'UPDATE' | 'DELETE', change, entries, emptied, object, config, state }));
   const issues = [...judged, ...keep];
   const findings: Finding[] = [...refused.flatMap((i) => toFinding(i, modes)), ...modeFindings, ...issues.flatMap((i) => toFinding(i, modes))];
   const glass = applyBreakGlass(findings, subject, input.requester, config, auditAnnotations);

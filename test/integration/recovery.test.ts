@@ -1,10 +1,13 @@
 // "Monitor recovery" against a real Prometheus with backfilled Istio history
 // (promtool): the stable version after a rollback compared with its level
-// before the cutover, and its callers (source_workload) the same way.
+// before the cutover, and its callers (source_workload) the same way; and
+// `bluegreen-guard evaluate --rolled-back-at`, spawned as users run it,
+// printing the same verdict.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PrometheusMetricsSource } from '../../src/prometheus/prometheus-metrics-source.js';
 import { measureRecovery } from '../../src/watcher/recovery-probe.js';
 import { DEFAULT_RECOVERY_POLICY, judgeRecovery } from '../../src/watcher/recovery.js';
+import { ensureCliBuilt, runCli } from '../support/built-cli.js';
 import { istioHistory, type IntervalTraffic } from '../support/istio-history.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
 
@@ -33,6 +36,7 @@ let prom: RunningPrometheus | undefined;
 let source: PrometheusMetricsSource;
 
 beforeAll(async () => {
+  const built = ensureCliBuilt();
   prom = await startPrometheus({
     backfill: istioHistory({
       startSeconds: START,
@@ -47,7 +51,8 @@ beforeAll(async () => {
     }),
   });
   source = new PrometheusMetricsSource({ url: prom.url, timeoutMs: 30_000 });
-}, 180_000);
+  await built;
+}, 480_000);
 
 afterAll(async () => {
   await prom?.stop();
@@ -87,5 +92,76 @@ describe('recovery after a rollback, measured in Prometheus', () => {
     expect(m.callers).toEqual([{ workload: 'caller-errors/productpage-v1', errorRatio: expect.closeTo(0.1, 6) as unknown, baselineErrorRatio: 0 }]);
     expect(verdict.kind).toBe('failed');
     expect(verdict.detail).toMatch(/caller caller-errors\/productpage-v1 5xx 10.00 % > its baseline 0.00 %/);
+  });
+});
+
+interface RecoveryJson {
+  state: string;
+  stableVersion: string;
+  rolledBackAt: string;
+  secondsSinceRollback: number;
+  alert?: string;
+  detail: string;
+  measured?: { now: { errorRatio: number | null; latencyP99Ms: number | null }; baseline: { errorRatio: number | null }; callers: Array<{ workload: string; errorRatio: number | null }> };
+}
+
+describe('bluegreen-guard evaluate --rolled-back-at: the recovery in its output', () => {
+  const args = (namespace: string, at: number, extra: string[] = []) => [
+    'evaluate', '--prometheus', prom?.url ?? '', '--namespace', namespace, '--service', 'reviews', '--version', 'v2',
+    '--at', String(at), '--rolled-back-at', String(ROLLBACK), '--stable-version', 'v1', ...extra,
+  ];
+  const json = async (namespace: string, at = NOW, extra: string[] = ['--cutover-at', String(CUTOVER)]) => {
+    const r = await runCli([...args(namespace, at, extra), '--output', 'json']);
+    let out: { verdict: string; recovery?: RecoveryJson; notes: string[] };
+    try {
+      out = JSON.parse(r.stdout) as typeof out;
+    } catch {
+      throw new Error(`evaluate printed no JSON (exit ${String(r.code)}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return { code: r.code, out };
+  };
+
+  it('recovered: "recovered in N s" with the measured values; the exit status stays the candidate\'s verdict', async () => {
+    const { code, out } = await json('recovered');
+    expect(out.recovery).toMatchObject({ state: 'recovered', stableVersion: 'v1', rolledBackAt: new Date(ROLLBACK * 1000).toISOString(), secondsSinceRollback: 120 });
+    expect(out.recovery?.detail).toMatch(/^recovered in 120 s: stable 5xx 0.00 % \(baseline 0.00 %\)/);
+    expect(out.recovery?.alert).toBeUndefined();
+    expect(out.recovery?.measured).toMatchObject({ now: { errorRatio: 0 }, baseline: { errorRatio: 0 }, callers: [{ workload: 'recovered/productpage-v1', errorRatio: 0 }] });
+    // v2 serves nothing after the rollback: no data, exit 3, as without --rolled-back-at.
+    expect(out.verdict).toBe('no-data');
+    expect(code).toBe(3);
+  });
+
+  it('not recovered: BlueGreenGuardRecoveryFailed with the values, the same as the watcher\'s alert', async () => {
+    const { out } = await json('still-failing');
+    expect(out.recovery).toMatchObject({ state: 'failed', alert: 'BlueGreenGuardRecoveryFailed' });
+    expect(out.recovery?.detail).toMatch(/^not recovered 120 s after the rollback: stable 5xx 20.00 % > baseline 0.00 % \+ 1.00 %/);
+    expect(out.recovery?.measured?.now.errorRatio).toBeCloseTo(0.2, 6);
+  });
+
+  it('within the window: pending, not failed yet', async () => {
+    const { out } = await json('still-failing', ROLLBACK + 30);
+    expect(out.recovery).toMatchObject({ state: 'pending', secondsSinceRollback: 30 });
+    expect(out.recovery?.detail).toMatch(/^stable 5xx 20.00 % > baseline/);
+  });
+
+  it('prints it in text: the caller with rising 5xx, and a note when --cutover-at is missing', async () => {
+    const r = await runCli(args('caller-errors', NOW, ['--cutover-at', String(CUTOVER)]));
+    expect(r.stdout).toMatch(new RegExp(`^recovery of version v1 after the rollback at ${new Date(ROLLBACK * 1000).toISOString()} \\(120 s before\\): FAILED \\(BlueGreenGuardRecoveryFailed\\)$`, 'm'));
+    expect(r.stdout).toMatch(/^ {2}not recovered 120 s after the rollback: caller caller-errors\/productpage-v1 5xx 10.00 % > its baseline 0.00 %/m);
+    const { out } = await json('recovered', NOW, []);
+    expect(out.notes.join(' ')).toMatch(/the recovery baseline is the 300 s before --rolled-back-at; give --cutover-at/);
+  });
+
+  it.each<[string, string[], RegExp]>([
+    ['--rolled-back-at without --stable-version', ['--rolled-back-at', String(ROLLBACK)], /--rolled-back-at and --stable-version go together/],
+    ['--stable-version without --rolled-back-at', ['--stable-version', 'v1'], /--rolled-back-at and --stable-version go together/],
+    ['a rollback after --at', ['--at', String(ROLLBACK - 10), '--rolled-back-at', String(ROLLBACK), '--stable-version', 'v1'], /--rolled-back-at \d+ is not before --at/],
+    ['a malformed --rolled-back-at', ['--rolled-back-at', 'an hour ago', '--stable-version', 'v1'], /--rolled-back-at must be RFC 3339/],
+  ])('unusable input (%s) exits 2 and says why', async (_name, extra, message) => {
+    const r = await runCli(['evaluate', '--prometheus', 'http://127.0.0.1:9', '--namespace', 'shop', '--service', 's', '--version', 'v2', ...extra]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
   });
 });

@@ -246,6 +246,13 @@ export class MeshSimulator {
   }
 
   /** Changes how a version answers from now on: `setBehaviour('v2', { errorRatio: 0.2 })`. */
+  /** One version's pods, addressed directly (what a per-version Service or a header-matched route reaches): its base URL. */
+  urlOf(version: string): string {
+    const backend = this.backends.get(version);
+    if (!backend) throw new Error(`the mesh simulator has no version ${version}`);
+    return `http://127.0.0.1:${backend.port}`;
+  }
+
   setBehaviour(version: string, behaviour: Partial<VersionBehaviour>): void {
     const backend = this.backends.get(version);
     if (!backend) throw new Error(`the mesh simulator has no version ${version}; it simulates ${[...this.backends.keys()].join(', ')}`);

@@ -4,6 +4,7 @@
 // due to mislabeled pods" (version-labels). Alone, it takes over the subset's
 // traffic: a cutover, judged by the cutover rules' own checks (probes, and
 // pods-ready where pods exist already: see docs/rules.md).
+import type { ClusterState } from '../../cluster/cluster-state.js';
 import { formatLabels } from '../../istio/labels.js';
 import type { Labels } from '../../istio/types.js';
 import type { RulesConfig } from '../rules-config.js';
@@ -11,6 +12,7 @@ import type { Issue } from './issue.js';
 import { plural, podList } from './pods-text.js';
 import { rolloutGaps } from './pods-ready.js';
 import { describeLacking, lackingProbes } from './probes.js';
+import { checkWorkloadRollbackLatch } from './rollback-latch.js';
 import { workloadName, type Workload } from './subset-backend.js';
 import { describeRefs, type EmptiedSubset, type Entry, type WorkloadChange } from './workload-change.js';
 
@@ -25,6 +27,8 @@ export interface WorkloadRuleInput {
   /** `Deployment/shop/reviews-v2`, for findings. */
   object: string;
   config: RulesConfig;
+  /** The cluster as it is (before the change): the rollback latches recorded on VirtualServices. */
+  state: ClusterState;
 }
 
 export type WorkloadRule = (input: WorkloadRuleInput) => Issue[];
@@ -192,5 +196,8 @@ export const checkWorkloadSubsetSelectsPods: WorkloadRule = ({ change, emptied, 
         };
       });
 
+/** rollback-latch: pods of a rolled-back revision put behind a routed subset (src/webhook/rules/rollback-latch.ts). */
+export const checkWorkloadLatch: WorkloadRule = ({ change, entries, state, object, config }) => checkWorkloadRollbackLatch(change, entries, state, object, config);
+
 /** Judged on every Deployment CREATE/UPDATE, Pod label change and Service selector change. Another rule plugs in here. */
-export const WORKLOAD_RULES: readonly WorkloadRule[] = [checkWorkloadVersionLabels, checkWorkloadProbes, checkWorkloadPodsReady, checkWorkloadSubsetSelectsPods];
+export const WORKLOAD_RULES: readonly WorkloadRule[] = [checkWorkloadVersionLabels, checkWorkloadProbes, checkWorkloadPodsReady, checkWorkloadSubsetSelectsPods, checkWorkloadLatch];

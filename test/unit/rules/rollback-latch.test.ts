@@ -9,7 +9,9 @@ import { review } from '../../../src/webhook/review.js';
 import { defaultRulesConfig, type RulesConfig } from '../../../src/webhook/rules-config.js';
 import { AUDIT_LATCH_CLEARED, AUDIT_LATCH_CLEARED_BY, AUDIT_LATCH_REFUSED } from '../../../src/webhook/rules/latch-ack.js';
 import type { Requester } from '../../../src/webhook/verdict.js';
-import { ALICE, clone, del, one, podsOf, primaryTo, route, setWeights, shopObjects, stateOf, update, vs, type Json } from './world.js';
+import { decodeAdmissionReview } from '../../../src/webhook/admission.js';
+import { judgeAdmission } from '../../../src/webhook/workload-review.js';
+import { ALICE, clone, del, dr, find, one, podsOf, primaryTo, route, setWeights, shopObjects, stateOf, update, vs, type Json } from './world.js';
 
 const config: RulesConfig = { ...defaultRulesConfig(), latchAckGroups: ['sre'] };
 const SRE: Requester = { username: 'sam@example.com', groups: ['system:authenticated', 'sre'] };
@@ -185,5 +187,87 @@ describe('rollback-latch: only the configured groups clear the latch, and every 
     const next = clone(raw);
     next.metadata.labels = { team: 'shop' };
     expect(review(update(vs(raw), vs(next)), stateOf(shopObjects()), config).allowed).toBe(true);
+  });
+});
+
+describe('rollback-latch on the other paths to the failed pods: a DestinationRule relabel, a Pod label edit', () => {
+  /** shop/web after the rollback: the latch on the VirtualService names web-v2's revision. */
+  const afterRollback = (objects: Json[] = shopObjects()): Json[] =>
+    objects.map((o) => (o.kind === 'VirtualService' && o.metadata.namespace === 'shop' && o.metadata.name === 'web' ? latched(o) : o));
+  const webRule = (objects: Json[]): Json => find(objects, 'DestinationRule', 'shop', 'web');
+  /** DestinationRule shop/web with subset green (100% in http[2] "primary"), or another, re-pointed at `labels`. */
+  const relabelGreen = (objects: Json[], labels: Record<string, string>, subset = 'green') => {
+    const current = webRule(objects);
+    const next = clone(current);
+    next.spec.subsets.find((s: Json) => s.name === subset).labels = labels;
+    return review(update(dr(current), dr(next)), stateOf(objects), config);
+  };
+
+  it('denies re-pointing a routed subset at the rolled-back revision, as a VirtualService cutover to it is denied', () => {
+    const v = relabelGreen(afterRollback(), { version: 'v2' });
+    expect(v.allowed).toBe(false);
+    const [f, ...more] = rule(v);
+    expect(more).toEqual([]);
+    expect(f).toMatchObject({ severity: 'deny', object: 'DestinationRule/shop/web' });
+    expect(f?.message).toMatch(/^Relabelling subset green of web\.shop\.svc\.cluster\.local in DestinationRule shop\/web \(version=v1 → version=v2\) sends its traffic \(100% in http\[2\] "primary", 100% in tcp\[0\], 100% in tls\[0\] of VirtualService shop\/web\) to pods it did not select before, whose pods run Deployment shop\/web-v2 at pod-template-hash 5d4c8b7f6; the watcher rolled that back at 2026-12-02T19:12:03\.000Z/);
+    expect(f?.message).toContain('bluegreen-guard ack web -n shop');
+  });
+
+  it('admits the relabel onto a new revision of web-v2, and does not judge a relabel without a latch', () => {
+    expect(rule(relabelGreen(afterRollback(newRevision(shopObjects())), { version: 'v2' }))).toEqual([]);
+    expect(rule(relabelGreen(shopObjects(), { version: 'v2' }))).toEqual([]);
+  });
+
+  it('never holds a relabel that points traffic back at the stable version (subset blue re-pointed at v1)', () => {
+    const v = relabelGreen(afterRollback(), { version: 'v1' }, 'blue');
+    expect(rule(v)).toEqual([]);
+    expect(v.allowed).toBe(true);
+  });
+
+  /** A workload change as the API server sends it, through the judge the webhook uses. */
+  const workload = (objects: Json[], kind: 'Pod' | 'Deployment', name: string, edit: (o: Json) => void) => {
+    const old = find(objects, kind, 'shop', name);
+    const next = clone(old);
+    edit(next);
+    const gvr = kind === 'Pod' ? { group: '', version: 'v1', resource: 'pods' } : { group: 'apps', version: 'v1', resource: 'deployments' };
+    const decoded = decodeAdmissionReview(
+      {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: { uid: 'u1', kind: { group: gvr.group, version: 'v1', kind }, resource: gvr, namespace: 'shop', name, operation: 'UPDATE', userInfo: ALICE, object: next, oldObject: old },
+      },
+      0,
+    );
+    if (!decoded.ok || !decoded.review.input) throw new Error(`not decoded: ${JSON.stringify(decoded)}`);
+    return judgeAdmission(decoded.review.input, stateOf(objects), config);
+  };
+  const V2_POD = 'web-v2-5d4c8b7f6-x7k2p';
+  const toV1 = (o: Json) => (o.metadata.labels.version = 'v1');
+
+  it('denies relabelling a pod of the rolled-back revision into a routed subset (kubectl label pod … version=v1)', () => {
+    const v = workload(afterRollback(), 'Pod', V2_POD, toV1);
+    expect(v.allowed).toBe(false);
+    const [f, ...more] = rule(v);
+    expect(more).toEqual([]);
+    expect(f).toMatchObject({ severity: 'deny', object: `Pod/shop/${V2_POD}` });
+    expect(f?.message).toMatch(
+      new RegExp(`^Pod shop/${V2_POD}'s new labels put it in subset green of web\\.shop\\.svc\\.cluster\\.local, which gets traffic \\(100% in http\\[2\\] "primary", 100% in tcp\\[0\\], 100% in tls\\[0\\] of VirtualService shop/web\\), and it runs Deployment shop/web-v2 at pod-template-hash 5d4c8b7f6; the watcher rolled that back at 2026-12-02T19:12:03\\.000Z`),
+    );
+    expect(f?.message).toContain('deploy a new revision (change the pod template of Deployment shop/web-v2');
+  });
+
+  it('denies it with the latch recorded on another VirtualService too', () => {
+    const other = latched({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web-edge', namespace: 'edge' }, spec: { hosts: ['web.example.com'], http: [] } });
+    const [f] = rule(workload([...shopObjects(), other], 'Pod', V2_POD, toV1));
+    expect(f?.severity).toBe('deny');
+    expect(f?.message).toContain('recorded on VirtualService edge/web-edge');
+  });
+
+  it.each<[string, () => ReturnType<typeof workload>]>([
+    ['without a latch', () => workload(shopObjects(), 'Pod', V2_POD, toV1)],
+    ['a pod of a new revision', () => workload(afterRollback(newRevision(shopObjects())), 'Pod', 'web-v2-5d4c8b7f6-x7k2p', toV1)],
+    ['a Deployment pod template change (it makes a new revision)', () => workload(afterRollback(), 'Deployment', 'web-v2', (d) => (d.spec.template.metadata.labels.version = 'v1'))],
+  ])('does not hold %s', (_, judge) => {
+    expect(rule(judge())).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import {
   CANDIDATE_SUBSET,
   CUTOVER_STARTED_AT,
   FULL_TRAFFIC_AT,
+  FULL_TRAFFIC_REACHED_AT,
   ROLLED_BACK_AT,
   STABLE_SINCE,
   STABLE_SUBSET,
@@ -84,25 +85,28 @@ describe('decideCutover', () => {
     expect(decideCutover(s, now, 'healthy', policy)).toEqual({
       kind: 'cutover-began',
       candidate: 'blue',
-      annotations: { [CUTOVER_STARTED_AT]: now.toISOString(), [CANDIDATE_SUBSET]: 'blue', [FULL_TRAFFIC_AT]: null },
+      annotations: { [CUTOVER_STARTED_AT]: now.toISOString(), [CANDIDATE_SUBSET]: 'blue', [FULL_TRAFFIC_AT]: null, [FULL_TRAFFIC_REACHED_AT]: null },
     });
     expect(cutoverStart(s, now)).toEqual(now);
   });
 
   it('records full traffic at once when the cutover jumps straight to 100 %', () => {
     const s = readCutoverState(virtualService(http('green:0 blue:100')), DEFAULT_MESH);
-    expect(decideCutover(s, now, undefined, policy)).toMatchObject({ kind: 'cutover-began', annotations: { [FULL_TRAFFIC_AT]: now.toISOString() } });
+    expect(decideCutover(s, now, undefined, policy)).toMatchObject({ kind: 'cutover-began', annotations: { [FULL_TRAFFIC_AT]: now.toISOString(), [FULL_TRAFFIC_REACHED_AT]: now.toISOString() } });
   });
 
   it('records when the stable subset stops getting traffic, and forgets it when it gets some back', () => {
     const full = readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0 }), DEFAULT_MESH);
-    expect(decideCutover(full, now, 'healthy', policy)).toEqual({ kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: now.toISOString() } });
-    const back = readCutoverState(virtualService(http('green:50 blue:50'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_AT]: T0 }), DEFAULT_MESH);
-    expect(decideCutover(back, now, 'healthy', policy)).toEqual({ kind: 'full-traffic-left', annotations: { [FULL_TRAFFIC_AT]: null } });
+    expect(decideCutover(full, now, 'healthy', policy)).toEqual({ kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: now.toISOString(), [FULL_TRAFFIC_REACHED_AT]: now.toISOString() } });
+    const back = readCutoverState(virtualService(http('green:50 blue:50'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_AT]: T0, [FULL_TRAFFIC_REACHED_AT]: T0 }), DEFAULT_MESH);
+    expect(decideCutover(back, now, 'healthy', policy)).toEqual({ kind: 'full-traffic-left', annotations: { [FULL_TRAFFIC_AT]: null, [FULL_TRAFFIC_REACHED_AT]: null } });
+    // Stepped back while a no-data stretch had interrupted the hold: the full-traffic time goes too.
+    const backInterrupted = readCutoverState(virtualService(http('green:50 blue:50'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_REACHED_AT]: T0 }), DEFAULT_MESH);
+    expect(decideCutover(backInterrupted, now, 'healthy', policy).kind).toBe('full-traffic-left');
   });
 
-  const held = () =>
-    readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_AT]: at(60).toISOString() }), DEFAULT_MESH);
+  const held = (reached: Record<string, string> = { [FULL_TRAFFIC_REACHED_AT]: at(60).toISOString() }) =>
+    readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_AT]: at(60).toISOString(), ...reached }), DEFAULT_MESH);
 
   it.each<[number, Verdict | undefined, string]>([
     [599, 'healthy', 'none'],
@@ -134,12 +138,31 @@ describe('decideCutover', () => {
     });
   });
 
+  it('keeps the time full traffic was reached through the hold and after confirmation (keep-previous counts from it)', () => {
+    // A hold started over after a breach that was not rolled back: full traffic was reached at 30 s, the hold runs from 60 s.
+    const restarted = held({ [FULL_TRAFFIC_REACHED_AT]: at(30).toISOString() });
+    expect(restarted.fullTrafficReachedAt).toEqual(at(30));
+    expect(decideCutover(restarted, at(200), 'breached', policy)).toEqual({ kind: 'hold-restarted', annotations: { [FULL_TRAFFIC_AT]: at(200).toISOString() } });
+    const confirmed = decideCutover(restarted, at(660), 'healthy', policy);
+    expect(confirmed.kind).toBe('confirmed-stable');
+    expect(confirmed.kind !== 'none' && Object.keys(confirmed.annotations)).not.toContain(FULL_TRAFFIC_REACHED_AT);
+    // Recorded by a watcher that did not write it: the hold's start is taken at confirmation.
+    expect(decideCutover(held({}), at(660), 'healthy', policy)).toMatchObject({ kind: 'confirmed-stable', annotations: { [FULL_TRAFFIC_REACHED_AT]: at(60).toISOString() } });
+  });
+
+  it('ignores a full-traffic time from before the cutover began (an earlier cutover)', () => {
+    const s = readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_REACHED_AT]: at(-3600).toISOString() }), DEFAULT_MESH);
+    expect(s.fullTrafficReachedAt).toBeUndefined();
+    expect(decideCutover(s, now, 'healthy', policy)).toEqual({ kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: now.toISOString(), [FULL_TRAFFIC_REACHED_AT]: now.toISOString() } });
+  });
+
   it('forgets the hold when no data or an error interrupts it, so time without data never counts towards it', () => {
     expect(decideCutover(held(), at(60 + 300), 'no-data', policy)).toEqual({ kind: 'hold-interrupted', annotations: { [FULL_TRAFFIC_AT]: null } });
-    const interrupted = readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0 }), DEFAULT_MESH);
+    const interrupted = readCutoverState(virtualService(http('green:0 blue:100'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_REACHED_AT]: at(60).toISOString() }), DEFAULT_MESH);
     // While it lasts nothing more is written; the next judged cycle starts the hold over.
     expect(decideCutover(interrupted, at(60 + 400), 'no-data', policy)).toEqual({ kind: 'none' });
     expect(decideCutover(interrupted, at(60 + 420), 'error', policy)).toEqual({ kind: 'none' });
+    // The hold starts over; when full traffic was reached stays as it was.
     expect(decideCutover(interrupted, at(60 + 600), 'healthy', policy)).toEqual({ kind: 'full-traffic-reached', annotations: { [FULL_TRAFFIC_AT]: at(60 + 600).toISOString() } });
   });
 
@@ -149,7 +172,7 @@ describe('decideCutover', () => {
 
   it('ends a recorded cutover whose candidate went back to 0 without a rollback by the watcher', () => {
     const s = readCutoverState(virtualService(http('green:100 blue:0'), { [CUTOVER_STARTED_AT]: T0, [FULL_TRAFFIC_AT]: T0 }), DEFAULT_MESH);
-    expect(decideCutover(s, now, undefined, policy)).toEqual({ kind: 'cutover-ended', annotations: { [CUTOVER_STARTED_AT]: null, [FULL_TRAFFIC_AT]: null } });
+    expect(decideCutover(s, now, undefined, policy)).toEqual({ kind: 'cutover-ended', annotations: { [CUTOVER_STARTED_AT]: null, [FULL_TRAFFIC_AT]: null, [FULL_TRAFFIC_REACHED_AT]: null } });
   });
 
   it('records nothing for a rolled-back service until a new cutover begins', () => {
@@ -178,10 +201,11 @@ describe('decideCutover', () => {
     expect(step('green:0 blue:100', at(100), 'healthy')).toBe('full-traffic-reached');
     expect(step('green:0 blue:100', at(400), 'warning')).toBe('none');
     expect(step('green:0 blue:100', at(700), 'healthy')).toBe('confirmed-stable');
-    expect(annotations).toMatchObject({ [STABLE_SUBSET]: 'blue', [CANDIDATE_SUBSET]: 'green' });
+    expect(annotations).toMatchObject({ [STABLE_SUBSET]: 'blue', [CANDIDATE_SUBSET]: 'green', [FULL_TRAFFIC_REACHED_AT]: at(100).toISOString(), [STABLE_SINCE]: at(700).toISOString() });
     expect(step('green:0 blue:100', at(800), undefined)).toBe('none');
     expect(step('green:20 blue:80', at(900), 'healthy')).toBe('cutover-began');
     expect(annotations[CANDIDATE_SUBSET]).toBe('green');
+    expect(annotations[FULL_TRAFFIC_REACHED_AT]).toBeUndefined();
     expect(readCutoverState(virtualService(http('green:20 blue:80'), annotations), DEFAULT_MESH).roles.stableSubset).toBe('blue');
   });
 });

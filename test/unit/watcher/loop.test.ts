@@ -3,7 +3,9 @@ import {
   CANDIDATE_SUBSET,
   CUTOVER_STARTED_AT,
   FULL_TRAFFIC_AT,
+  FULL_TRAFFIC_REACHED_AT,
   ROLLED_BACK_AT,
+  STABLE_SINCE,
   STABLE_SUBSET,
 } from '../../../src/istio/annotations.js';
 import type { DestinationRule } from '../../../src/istio/types.js';
@@ -284,6 +286,8 @@ describe('WatcherLoop: the cutover\'s progress, recorded on the object', () => {
     await h.loop.runCycle();
     h.cache.sync();
     expect(h.store.current('shop', 'reviews').metadata.annotations?.[FULL_TRAFFIC_AT]).toBe(h.clock.now().toISOString());
+    const fullTrafficAt = h.clock.now().toISOString();
+    expect(h.store.current('shop', 'reviews').metadata.annotations?.[FULL_TRAFFIC_REACHED_AT]).toBe(fullTrafficAt);
     expect(h.evaluator.calls.at(-1)?.targets[0]?.cutoverStartedAt?.getTime()).toBe(T0);
 
     for (let t = 0; t < 40; t++) {
@@ -294,6 +298,9 @@ describe('WatcherLoop: the cutover\'s progress, recorded on the object', () => {
     const after = h.store.current('shop', 'reviews');
     expect(after.metadata.annotations).toMatchObject({ [STABLE_SUBSET]: 'blue', [CANDIDATE_SUBSET]: 'green' });
     expect(after.metadata.annotations?.[CUTOVER_STARTED_AT]).toBeUndefined();
+    // Kept after confirmation: keep-previous counts its hour from full traffic, not from stable-since.
+    expect(after.metadata.annotations?.[FULL_TRAFFIC_REACHED_AT]).toBe(fullTrafficAt);
+    expect(Date.parse(after.metadata.annotations?.[STABLE_SINCE] ?? '')).toBeGreaterThan(Date.parse(fullTrafficAt));
     expect(h.recorder.eventReasons()).toEqual(['CutoverStarted', 'CutoverStable', 'Promoted']);
     expect(h.recorder.promotions).toEqual([{ namespace: 'shop', service: 'reviews', subsetLabels: { version: 'v2' } }]);
     // blue is stable now: green at 0 is no candidate traffic, nothing is evaluated any more.

@@ -69,6 +69,7 @@ describe('WatcherLoop: following the recovery after a rollback', () => {
     expect(resolved?.annotations.recovery).toMatch(/^recovered in 20 s/);
     expect(resolved?.endsAt).toBe(new Date(T0 + 20_000).toISOString());
     expect(h.recorder.eventReasons()).toEqual(['RolledBack', 'Recovered']);
+    expect(h.recorder.events.at(-1)?.event).toMatchObject({ type: 'Normal', message: expect.stringMatching(/^recovered in 20 s: stable 5xx 0.10 %/) as unknown });
   });
 
   it('fires the critical BlueGreenGuardRecoveryFailed with the measured values once the window passed', async () => {
@@ -85,5 +86,7 @@ describe('WatcherLoop: following the recovery after a rollback', () => {
     expect(failed[0]?.labels).toMatchObject({ severity: 'critical', version: 'v1', reason: 'recovery-failed' });
     expect(failed[0]?.annotations.description).toMatch(/not recovered 65 s after the rollback: stable 5xx 20.00 %/);
     expect(h.recorder.eventReasons()).toEqual(['RolledBack', 'RecoveryFailed']);
+    // The Event carries the alert's measured values.
+    expect(h.recorder.events.at(-1)?.event).toMatchObject({ type: 'Warning', message: failed[0]?.annotations.description });
   });
 });
