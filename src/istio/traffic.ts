@@ -254,3 +254,172 @@ function matchOf(vs: VirtualService, route: Route): Record<string, unknown>[] | 
   // An entry without conditions matches every request, and so does the whole list.
   return entries.some((e) => Object.keys(e).length === 0) ? undefined : entries;
 }
+
+/** A `match` entry that never takes a request: an entry in front of it (of an earlier route, or earlier in the same route) takes all of them first. */
+export interface IneffectiveMatch {
+  route: Route;
+  /** Position of the entry in the route's `match`. */
+  entry: number;
+  /** The route of the entry in front that takes its requests (may be `route` itself). */
+  by: Route;
+  byEntry: number;
+  /** The two entries have the same conditions (`name` aside); otherwise the one in front is wider. */
+  duplicate: boolean;
+}
+
+export interface MatchShadowing {
+  /** Every entry of these routes is taken by earlier routes, though none of them is a catch-all. */
+  unreachable: Map<Route, IneffectiveMatch[]>;
+  ineffective: IneffectiveMatch[];
+}
+
+/** How many entries of one bucket are compared with an entry: beyond that an overlap goes unreported (never a false one). */
+const MAX_COMPARISONS_PER_BUCKET = 64;
+
+interface IndexedEntry {
+  route: Route;
+  entry: number;
+  /** Istio's order: route, then entry. */
+  order: number;
+  fields: Record<string, unknown>;
+  json: string;
+}
+
+/**
+ * Istio's IST0131 (VirtualServiceIneffectiveMatch) and the IST0130 cases short
+ * of a catch-all: an entry is ineffective when an entry in front of it of the
+ * same kind takes every request it would match, that is, when every condition
+ * of the wider entry holds for every request of the narrower one: the same
+ * value, or a `prefix` string match that the narrower `exact` or `prefix`
+ * starts with (uri, scheme, method, authority, each header and query
+ * parameter; `withoutHeaders` the other way round); a narrower entry may add
+ * conditions (AND). Regexes and other fields must be equal: the model never
+ * claims an overlap it cannot prove. A route is unreachable when each of its
+ * entries is taken by earlier routes. Routes behind a catch-all are left to
+ * `shadowedBy`. Entries are indexed by their uri (and each prefix of it), so
+ * a review of a thousand routes compares an entry with a few others, not all.
+ */
+export function matchShadowing(traffic: readonly RouteTraffic[]): MatchShadowing {
+  const ineffective: IneffectiveMatch[] = [];
+  const unreachable = new Map<Route, IneffectiveMatch[]>();
+  const indexes = new Map<RouteKind, EntryIndex>();
+  let order = 0;
+  for (const t of traffic) {
+    if (t.shadowedBy || !t.match) continue;
+    let index = indexes.get(t.route.kind);
+    if (!index) indexes.set(t.route.kind, (index = { buckets: new Map(), byJson: new Map() }));
+    const found: IneffectiveMatch[] = [];
+    const entries = t.match.map((fields, entry): IndexedEntry => ({ route: t.route, entry, order: order++, fields, json: stableJson(fields) }));
+    for (const e of entries) {
+      const wider = firstWider(e, index);
+      if (wider) found.push({ route: t.route, entry: e.entry, by: wider.route, byEntry: wider.entry, duplicate: wider.json === e.json });
+      const bucket = bucketOf(e.fields);
+      let list = index.buckets.get(bucket);
+      if (!list) index.buckets.set(bucket, (list = []));
+      list.push(e);
+      if (!index.byJson.has(e.json)) index.byJson.set(e.json, e);
+    }
+    ineffective.push(...found);
+    if (found.length === entries.length && found.every((f) => f.by !== t.route)) unreachable.set(t.route, found);
+  }
+  return { unreachable, ineffective };
+}
+
+/** The bucket of an entry: its uri as written, or a prefix uri by its prefix, or none. */
+function bucketOf(fields: Record<string, unknown>): string {
+  const uri = fields.uri;
+  if (uri === undefined) return '';
+  const prefix = prefixOf(uri);
+  return prefix !== undefined ? `prefix:${prefix}` : `uri:${stableJson(uri)}`;
+}
+
+/** The buckets whose entries may be wider than this one. */
+function widerBuckets(fields: Record<string, unknown>): string[] {
+  const out = [''];
+  const uri = fields.uri;
+  if (uri === undefined) return out;
+  out.push(`uri:${stableJson(uri)}`);
+  const text = prefixOf(uri) ?? exactOf(uri);
+  if (text !== undefined) for (let n = 0; n <= text.length; n++) out.push(`prefix:${text.slice(0, n)}`);
+  return out;
+}
+
+interface EntryIndex {
+  /** Entries by bucketOf, in order. */
+  buckets: Map<string, IndexedEntry[]>;
+  /** The first entry with these conditions: a duplicate is found however full its bucket. */
+  byJson: Map<string, IndexedEntry>;
+}
+
+function firstWider(e: IndexedEntry, index: EntryIndex): IndexedEntry | undefined {
+  let best = index.byJson.get(e.json);
+  for (const bucket of widerBuckets(e.fields)) {
+    const list = index.buckets.get(bucket);
+    if (!list) continue;
+    const n = Math.min(list.length, MAX_COMPARISONS_PER_BUCKET);
+    for (let i = 0; i < n; i++) {
+      const w = list[i]!;
+      if (best && w.order >= best.order) break;
+      if (covers(w.fields, e.fields)) {
+        best = w;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+/** Every request `narrow` matches, `wide` matches too (see matchShadowing). */
+function covers(wide: Record<string, unknown>, narrow: Record<string, unknown>): boolean {
+  // ignoreUriCase widens the uri condition of the entry that has it.
+  if (narrow.ignoreUriCase === true && wide.ignoreUriCase !== true) return false;
+  for (const [field, value] of Object.entries(wide)) {
+    if (field === 'ignoreUriCase') continue;
+    const other = narrow[field];
+    if (other === undefined) return false;
+    switch (field) {
+      case 'uri':
+      case 'scheme':
+      case 'method':
+      case 'authority':
+        if (!stringMatchCovers(value, other)) return false;
+        break;
+      case 'headers':
+      case 'queryParams':
+        if (!eachCovers(value, other, stringMatchCovers)) return false;
+        break;
+      case 'withoutHeaders':
+        // "not A" takes every request of "not B" when B takes every request of A.
+        if (!eachCovers(value, other, (w, n) => stringMatchCovers(n, w))) return false;
+        break;
+      default:
+        if (stableJson(value) !== stableJson(other)) return false;
+    }
+  }
+  return true;
+}
+
+function eachCovers(wide: unknown, narrow: unknown, cover: (w: unknown, n: unknown) => boolean): boolean {
+  if (!isRecord(wide) || !isRecord(narrow)) return stableJson(wide) === stableJson(narrow);
+  return Object.entries(wide).every(([key, w]) => key in narrow && cover(w, narrow[key]));
+}
+
+/** A StringMatch `wide` matches every string `narrow` does: equal, or a prefix that the narrower exact or prefix starts with. */
+function stringMatchCovers(wide: unknown, narrow: unknown): boolean {
+  if (stableJson(wide) === stableJson(narrow)) return true;
+  const prefix = prefixOf(wide);
+  const text = prefixOf(narrow) ?? exactOf(narrow);
+  return prefix !== undefined && text !== undefined && text.startsWith(prefix);
+}
+
+function prefixOf(m: unknown): string | undefined {
+  return isRecord(m) && Object.keys(m).length === 1 && typeof m.prefix === 'string' ? m.prefix : undefined;
+}
+
+function exactOf(m: unknown): string | undefined {
+  return isRecord(m) && Object.keys(m).length === 1 && typeof m.exact === 'string' ? m.exact : undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
