@@ -273,8 +273,12 @@ export interface MatchShadowing {
   ineffective: IneffectiveMatch[];
 }
 
-/** How many entries of one bucket are compared with an entry: beyond that an overlap goes unreported (never a false one). */
-const MAX_COMPARISONS_PER_BUCKET = 64;
+/**
+ * How many entries in front an entry is compared with, at most (duplicates
+ * aside, found by their conditions): beyond that an overlap goes unreported,
+ * never a false one, and 4,000 entries cost at most 64,000 comparisons.
+ */
+const MAX_COMPARISONS = 16;
 
 interface IndexedEntry {
   route: Route;
@@ -283,6 +287,30 @@ interface IndexedEntry {
   order: number;
   fields: Record<string, unknown>;
   json: string;
+  /** Each condition, canonical, computed once: an entry is compared with up to MAX_COMPARISONS others. */
+  conditions: Map<string, Condition>;
+}
+
+/** A field of an entry: its value as canonical JSON, and for a map of string matches (headers, queryParams, withoutHeaders) each key's. */
+interface Condition {
+  json: string;
+  value: unknown;
+  keys: Map<string, Condition> | undefined;
+}
+
+const MAP_FIELDS = new Set(['headers', 'queryParams', 'withoutHeaders']);
+
+function conditionsOf(fields: Record<string, unknown>): Map<string, Condition> {
+  const out = new Map<string, Condition>();
+  for (const [field, value] of Object.entries(fields)) {
+    let keys: Map<string, Condition> | undefined;
+    if (MAP_FIELDS.has(field) && isRecord(value)) {
+      keys = new Map();
+      for (const [k, v] of Object.entries(value)) keys.set(k, { json: stableJson(v), value: v, keys: undefined });
+    }
+    out.set(field, { json: stableJson(value), value, keys });
+  }
+  return out;
 }
 
 /**
@@ -307,17 +335,14 @@ export function matchShadowing(traffic: readonly RouteTraffic[]): MatchShadowing
   for (const t of traffic) {
     if (t.shadowedBy || !t.match) continue;
     let index = indexes.get(t.route.kind);
-    if (!index) indexes.set(t.route.kind, (index = { buckets: new Map(), byJson: new Map() }));
+    if (!index) indexes.set(t.route.kind, (index = newIndex()));
     const found: IneffectiveMatch[] = [];
-    const entries = t.match.map((fields, entry): IndexedEntry => ({ route: t.route, entry, order: order++, fields, json: stableJson(fields) }));
+    const entries = t.match.map((fields, entry): IndexedEntry => ({ route: t.route, entry, order: order++, fields, json: stableJson(fields), conditions: conditionsOf(fields) }));
     for (const e of entries) {
       const wider = firstWider(e, index);
+      // An entry taken by one in front takes nothing from the entries behind it that the one in front does not.
       if (wider) found.push({ route: t.route, entry: e.entry, by: wider.route, byEntry: wider.entry, duplicate: wider.json === e.json });
-      const bucket = bucketOf(e.fields);
-      let list = index.buckets.get(bucket);
-      if (!list) index.buckets.set(bucket, (list = []));
-      list.push(e);
-      if (!index.byJson.has(e.json)) index.byJson.set(e.json, e);
+      else add(index, e);
     }
     ineffective.push(...found);
     if (found.length === entries.length && found.every((f) => f.by !== t.route)) unreachable.set(t.route, found);
@@ -325,90 +350,128 @@ export function matchShadowing(traffic: readonly RouteTraffic[]): MatchShadowing
   return { unreachable, ineffective };
 }
 
-/** The bucket of an entry: its uri as written, or a prefix uri by its prefix, or none. */
-function bucketOf(fields: Record<string, unknown>): string {
-  const uri = fields.uri;
-  if (uri === undefined) return '';
-  const prefix = prefixOf(uri);
-  return prefix !== undefined ? `prefix:${prefix}` : `uri:${stableJson(uri)}`;
-}
-
-/** The buckets whose entries may be wider than this one. */
-function widerBuckets(fields: Record<string, unknown>): string[] {
-  const out = [''];
-  const uri = fields.uri;
-  if (uri === undefined) return out;
-  out.push(`uri:${stableJson(uri)}`);
-  const text = prefixOf(uri) ?? exactOf(uri);
-  if (text !== undefined) for (let n = 0; n <= text.length; n++) out.push(`prefix:${text.slice(0, n)}`);
-  return out;
-}
-
+/**
+ * The entries of one kind that take requests, indexed by what an entry behind
+ * them must share to be taken: entries without uri (any uri), by uri as
+ * written (exact, regex), and uri prefixes in a trie, so that the prefixes a
+ * uri starts with are found in one walk along it.
+ */
 interface EntryIndex {
-  /** Entries by bucketOf, in order. */
-  buckets: Map<string, IndexedEntry[]>;
-  /** The first entry with these conditions: a duplicate is found however full its bucket. */
+  anyUri: IndexedEntry[];
+  byUri: Map<string, IndexedEntry[]>;
+  prefixes: PrefixNode;
+  /** The first entry with these conditions: a duplicate is found however many entries share its uri. */
   byJson: Map<string, IndexedEntry>;
 }
 
+interface PrefixNode {
+  children: Map<string, PrefixNode>;
+  /** Entries whose uri prefix ends here. */
+  entries: IndexedEntry[];
+}
+
+function newIndex(): EntryIndex {
+  return { anyUri: [], byUri: new Map(), prefixes: { children: new Map(), entries: [] }, byJson: new Map() };
+}
+
+function add(index: EntryIndex, e: IndexedEntry): void {
+  if (!index.byJson.has(e.json)) index.byJson.set(e.json, e);
+  const uri = e.conditions.get('uri');
+  if (!uri) {
+    index.anyUri.push(e);
+    return;
+  }
+  const prefix = prefixOf(uri.value);
+  if (prefix === undefined) {
+    let list = index.byUri.get(uri.json);
+    if (!list) index.byUri.set(uri.json, (list = []));
+    list.push(e);
+    return;
+  }
+  let node = index.prefixes;
+  for (const c of prefix) {
+    let next = node.children.get(c);
+    if (!next) node.children.set(c, (next = { children: new Map(), entries: [] }));
+    node = next;
+  }
+  node.entries.push(e);
+}
+
+/** The first entry in front, in Istio's order, that takes every request `e` fits, if one is found within MAX_COMPARISONS. */
 function firstWider(e: IndexedEntry, index: EntryIndex): IndexedEntry | undefined {
   let best = index.byJson.get(e.json);
-  for (const bucket of widerBuckets(e.fields)) {
-    const list = index.buckets.get(bucket);
-    if (!list) continue;
-    const n = Math.min(list.length, MAX_COMPARISONS_PER_BUCKET);
-    for (let i = 0; i < n; i++) {
-      const w = list[i]!;
-      if (best && w.order >= best.order) break;
-      if (covers(w.fields, e.fields)) {
+  let budget = MAX_COMPARISONS;
+  const scan = (list: readonly IndexedEntry[]) => {
+    for (const w of list) {
+      if ((best && w.order >= best.order) || budget <= 0) return;
+      budget--;
+      if (covers(w, e)) {
         best = w;
-        break;
+        return;
       }
     }
+  };
+  scan(index.anyUri);
+  const uri = e.conditions.get('uri');
+  if (!uri) return best;
+  scan(index.byUri.get(uri.json) ?? []);
+  const text = prefixOf(uri.value) ?? exactOf(uri.value);
+  if (text === undefined) return best;
+  let node: PrefixNode | undefined = index.prefixes;
+  scan(node.entries);
+  for (const c of text) {
+    node = node.children.get(c);
+    if (!node || budget <= 0) break;
+    scan(node.entries);
   }
   return best;
 }
 
 /** Every request `narrow` matches, `wide` matches too (see matchShadowing). */
-function covers(wide: Record<string, unknown>, narrow: Record<string, unknown>): boolean {
+function covers(wide: IndexedEntry, narrow: IndexedEntry): boolean {
   // ignoreUriCase widens the uri condition of the entry that has it.
-  if (narrow.ignoreUriCase === true && wide.ignoreUriCase !== true) return false;
-  for (const [field, value] of Object.entries(wide)) {
+  if (narrow.fields.ignoreUriCase === true && wide.fields.ignoreUriCase !== true) return false;
+  for (const [field, w] of wide.conditions) {
     if (field === 'ignoreUriCase') continue;
-    const other = narrow[field];
-    if (other === undefined) return false;
+    const n = narrow.conditions.get(field);
+    if (!n) return false;
+    if (n.json === w.json) continue;
     switch (field) {
       case 'uri':
       case 'scheme':
       case 'method':
       case 'authority':
-        if (!stringMatchCovers(value, other)) return false;
+        if (!stringMatchCovers(w, n)) return false;
         break;
       case 'headers':
       case 'queryParams':
-        if (!eachCovers(value, other, stringMatchCovers)) return false;
+        if (!eachCovers(w, n, stringMatchCovers)) return false;
         break;
       case 'withoutHeaders':
         // "not A" takes every request of "not B" when B takes every request of A.
-        if (!eachCovers(value, other, (w, n) => stringMatchCovers(n, w))) return false;
+        if (!eachCovers(w, n, (a, b) => stringMatchCovers(b, a))) return false;
         break;
       default:
-        if (stableJson(value) !== stableJson(other)) return false;
+        return false;
     }
   }
   return true;
 }
 
-function eachCovers(wide: unknown, narrow: unknown, cover: (w: unknown, n: unknown) => boolean): boolean {
-  if (!isRecord(wide) || !isRecord(narrow)) return stableJson(wide) === stableJson(narrow);
-  return Object.entries(wide).every(([key, w]) => key in narrow && cover(w, narrow[key]));
+function eachCovers(wide: Condition, narrow: Condition, cover: (w: Condition, n: Condition) => boolean): boolean {
+  if (!wide.keys || !narrow.keys) return false;
+  for (const [key, w] of wide.keys) {
+    const n = narrow.keys.get(key);
+    if (!n || (n.json !== w.json && !cover(w, n))) return false;
+  }
+  return true;
 }
 
 /** A StringMatch `wide` matches every string `narrow` does: equal, or a prefix that the narrower exact or prefix starts with. */
-function stringMatchCovers(wide: unknown, narrow: unknown): boolean {
-  if (stableJson(wide) === stableJson(narrow)) return true;
-  const prefix = prefixOf(wide);
-  const text = prefixOf(narrow) ?? exactOf(narrow);
+function stringMatchCovers(wide: Condition, narrow: Condition): boolean {
+  if (wide.json === narrow.json) return true;
+  const prefix = prefixOf(wide.value);
+  const text = prefixOf(narrow.value) ?? exactOf(narrow.value);
   return prefix !== undefined && text !== undefined && text.startsWith(prefix);
 }
 
