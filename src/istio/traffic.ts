@@ -2,7 +2,9 @@
 // change may make it grow. For each kind (http, tcp, tls) the first route
 // whose match fits takes the request; a route without match (or with an
 // empty entry) catches everything, so every later route of its kind is
-// unreachable (Istio's analyzer: IST0130). Entries of `match` are ORed, the
+// unreachable (Istio's analyzer: IST0130); matchShadowing finds the entries
+// and routes that overlapping matches in front take (IST0131, and IST0130
+// short of a catch-all). Entries of `match` are ORed, the
 // fields of one entry ANDed. Deciding whether one match is a superset of
 // another is hard in general (regexes), so the model is conservative: only
 // a provable narrowing is "less"; any other change of a match may widen it.
