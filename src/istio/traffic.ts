@@ -326,8 +326,9 @@ function conditionsOf(fields: Record<string, unknown>): Map<string, Condition> {
  * conditions (AND). Regexes and other fields must be equal: the model never
  * claims an overlap it cannot prove. A route is unreachable when each of its
  * entries is taken by earlier routes. Routes behind a catch-all are left to
- * `shadowedBy`. Entries are indexed by their uri (and each prefix of it), so
- * a review of a thousand routes compares an entry with a few others, not all.
+ * `shadowedBy`. Entries are indexed by their uri (prefixes in a trie), and
+ * each is compared with at most MAX_COMPARISONS entries in front besides its
+ * duplicates, so a review of a thousand routes stays linear in their size.
  */
 export function matchShadowing(traffic: readonly RouteTraffic[]): MatchShadowing {
   const ineffective: IneffectiveMatch[] = [];
@@ -343,8 +344,11 @@ export function matchShadowing(traffic: readonly RouteTraffic[]): MatchShadowing
     for (const e of entries) {
       const wider = firstWider(e, index);
       // An entry taken by one in front takes nothing from the entries behind it that the one in front does not.
-      if (wider) found.push({ route: t.route, entry: e.entry, by: wider.route, byEntry: wider.entry, duplicate: wider.json === e.json });
-      else add(index, e);
+      // Its duplicates behind are taken by the same entry in front, found by their conditions.
+      if (wider) {
+        found.push({ route: t.route, entry: e.entry, by: wider.route, byEntry: wider.entry, duplicate: wider.json === e.json });
+        if (!index.byJson.has(e.json)) index.byJson.set(e.json, wider);
+      } else add(index, e);
     }
     ineffective.push(...found);
     if (found.length === entries.length && found.every((f) => f.by !== t.route)) unreachable.set(t.route, found);
@@ -362,7 +366,7 @@ interface EntryIndex {
   anyUri: IndexedEntry[];
   byUri: Map<string, IndexedEntry[]>;
   prefixes: PrefixNode;
-  /** The first entry with these conditions: a duplicate is found however many entries share its uri. */
+  /** By conditions: the first entry with them, or the one in front that took it; a duplicate is found however many entries share its uri. */
   byJson: Map<string, IndexedEntry>;
 }
 

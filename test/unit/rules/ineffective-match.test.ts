@@ -93,6 +93,20 @@ describe('ineffective-match', () => {
       'VirtualService shop/web: http[300] match[0] never takes a request, because http[250] match[0] in front of it has the same conditions ',
     ]);
   });
+
+  it('a duplicate of an entry already taken is taken by the same entry in front, however many routes lie between', () => {
+    // /api/v1 is taken by /api; 300 routes later, a copy of /api/v1 is found by its conditions.
+    const http: Json[] = [
+      { match: [{ uri: { prefix: '/api' } }], route: to('green') },
+      { match: [{ uri: { prefix: '/api/v1' } }], route: to('green') },
+      ...Array.from({ length: 300 }, (_, i) => ({ match: [{ uri: { prefix: '/' }, headers: { 'x-user': { exact: `u${i}` } } }], route: to('green') })),
+      { match: [{ uri: { prefix: '/api/v1' } }], route: to('blue') },
+    ];
+    expect(findings({ http }, 'ineffective-match').map((f) => f.message.slice(0, f.message.indexOf('(')))).toEqual([
+      'VirtualService shop/web: http[1] match[0] never takes a request, because http[0] match[0] in front of it takes every request it fits ',
+      'VirtualService shop/web: http[302] match[0] never takes a request, because http[0] match[0] in front of it takes every request it fits ',
+    ]);
+  });
 });
 
 describe('unreachable-route: every entry taken by earlier routes', () => {
