@@ -2,7 +2,9 @@
 // change may make it grow. For each kind (http, tcp, tls) the first route
 // whose match fits takes the request; a route without match (or with an
 // empty entry) catches everything, so every later route of its kind is
-// unreachable (Istio's analyzer: IST0130). Entries of `match` are ORed, the
+// unreachable (Istio's analyzer: IST0130); matchShadowing finds the entries
+// and routes that overlapping matches in front take (IST0131, and IST0130
+// short of a catch-all). Entries of `match` are ORed, the
 // fields of one entry ANDed. Deciding whether one match is a superset of
 // another is hard in general (regexes), so the model is conservative: only
 // a provable narrowing is "less"; any other change of a match may widen it.
@@ -255,4 +257,240 @@ function matchOf(vs: VirtualService, route: Route): Record<string, unknown>[] | 
   });
   // An entry without conditions matches every request, and so does the whole list.
   return entries.some((e) => Object.keys(e).length === 0) ? undefined : entries;
+}
+
+/** A `match` entry that never takes a request: an entry in front of it (of an earlier route, or earlier in the same route) takes all of them first. */
+export interface IneffectiveMatch {
+  route: Route;
+  /** Position of the entry in the route's `match`. */
+  entry: number;
+  /** The route of the entry in front that takes its requests (may be `route` itself). */
+  by: Route;
+  byEntry: number;
+  /** The two entries have the same conditions (`name` aside); otherwise the one in front is wider. */
+  duplicate: boolean;
+}
+
+export interface MatchShadowing {
+  /** Every entry of these routes is taken by earlier routes, though none of them is a catch-all. */
+  unreachable: Map<Route, IneffectiveMatch[]>;
+  ineffective: IneffectiveMatch[];
+}
+
+/**
+ * How many entries in front an entry is compared with, at most (duplicates
+ * aside, found by their conditions): beyond that an overlap goes unreported,
+ * never a false one, and 4,000 entries cost at most 64,000 comparisons.
+ */
+const MAX_COMPARISONS = 16;
+
+interface IndexedEntry {
+  route: Route;
+  entry: number;
+  /** Istio's order: route, then entry. */
+  order: number;
+  fields: Record<string, unknown>;
+  json: string;
+  /** Each condition, canonical, computed once: an entry is compared with up to MAX_COMPARISONS others. */
+  conditions: Map<string, Condition>;
+}
+
+/** A field of an entry: its value as canonical JSON, and for a map of string matches (headers, queryParams, withoutHeaders) each key's. */
+interface Condition {
+  json: string;
+  value: unknown;
+  keys: Map<string, Condition> | undefined;
+}
+
+const MAP_FIELDS = new Set(['headers', 'queryParams', 'withoutHeaders']);
+
+function conditionsOf(fields: Record<string, unknown>): Map<string, Condition> {
+  const out = new Map<string, Condition>();
+  for (const [field, value] of Object.entries(fields)) {
+    let keys: Map<string, Condition> | undefined;
+    if (MAP_FIELDS.has(field) && isRecord(value)) {
+      keys = new Map();
+      for (const [k, v] of Object.entries(value)) keys.set(k, { json: stableJson(v), value: v, keys: undefined });
+    }
+    out.set(field, { json: stableJson(value), value, keys });
+  }
+  return out;
+}
+
+/**
+ * Istio's IST0131 (VirtualServiceIneffectiveMatch) and the IST0130 cases short
+ * of a catch-all: an entry is ineffective when an entry in front of it of the
+ * same kind takes every request it would match, that is, when every condition
+ * of the wider entry holds for every request of the narrower one: the same
+ * value, or a `prefix` string match that the narrower `exact` or `prefix`
+ * starts with (uri, scheme, method, authority, each header and query
+ * parameter; `withoutHeaders` the other way round); a narrower entry may add
+ * conditions (AND). Regexes and other fields must be equal: the model never
+ * claims an overlap it cannot prove. A route is unreachable when each of its
+ * entries is taken by earlier routes. Routes behind a catch-all are left to
+ * `shadowedBy`. Entries are indexed by their uri (prefixes in a trie), and
+ * each is compared with at most MAX_COMPARISONS entries in front besides its
+ * duplicates, so a review of a thousand routes stays linear in their size.
+ */
+export function matchShadowing(traffic: readonly RouteTraffic[]): MatchShadowing {
+  const ineffective: IneffectiveMatch[] = [];
+  const unreachable = new Map<Route, IneffectiveMatch[]>();
+  const indexes = new Map<RouteKind, EntryIndex>();
+  let order = 0;
+  for (const t of traffic) {
+    if (t.shadowedBy || !t.match) continue;
+    let index = indexes.get(t.route.kind);
+    if (!index) indexes.set(t.route.kind, (index = newIndex()));
+    const found: IneffectiveMatch[] = [];
+    const entries = t.match.map((fields, entry): IndexedEntry => ({ route: t.route, entry, order: order++, fields, json: stableJson(fields), conditions: conditionsOf(fields) }));
+    for (const e of entries) {
+      const wider = firstWider(e, index);
+      // An entry taken by one in front takes nothing from the entries behind it that the one in front does not.
+      // Its duplicates behind are taken by the same entry in front, found by their conditions.
+      if (wider) {
+        found.push({ route: t.route, entry: e.entry, by: wider.route, byEntry: wider.entry, duplicate: wider.json === e.json });
+        if (!index.byJson.has(e.json)) index.byJson.set(e.json, wider);
+      } else add(index, e);
+    }
+    ineffective.push(...found);
+    if (found.length === entries.length && found.every((f) => f.by !== t.route)) unreachable.set(t.route, found);
+  }
+  return { unreachable, ineffective };
+}
+
+/**
+ * The entries of one kind that take requests, indexed by what an entry behind
+ * them must share to be taken: entries without uri (any uri), by uri as
+ * written (exact, regex), and uri prefixes in a trie, so that the prefixes a
+ * uri starts with are found in one walk along it.
+ */
+interface EntryIndex {
+  anyUri: IndexedEntry[];
+  byUri: Map<string, IndexedEntry[]>;
+  prefixes: PrefixNode;
+  /** By conditions: the first entry with them, or the one in front that took it; a duplicate is found however many entries share its uri. */
+  byJson: Map<string, IndexedEntry>;
+}
+
+interface PrefixNode {
+  children: Map<string, PrefixNode>;
+  /** Entries whose uri prefix ends here. */
+  entries: IndexedEntry[];
+}
+
+function newIndex(): EntryIndex {
+  return { anyUri: [], byUri: new Map(), prefixes: { children: new Map(), entries: [] }, byJson: new Map() };
+}
+
+function add(index: EntryIndex, e: IndexedEntry): void {
+  if (!index.byJson.has(e.json)) index.byJson.set(e.json, e);
+  const uri = e.conditions.get('uri');
+  if (!uri) {
+    index.anyUri.push(e);
+    return;
+  }
+  const prefix = prefixOf(uri.value);
+  if (prefix === undefined) {
+    let list = index.byUri.get(uri.json);
+    if (!list) index.byUri.set(uri.json, (list = []));
+    list.push(e);
+    return;
+  }
+  let node = index.prefixes;
+  for (const c of prefix) {
+    let next = node.children.get(c);
+    if (!next) node.children.set(c, (next = { children: new Map(), entries: [] }));
+    node = next;
+  }
+  node.entries.push(e);
+}
+
+/** The first entry in front, in Istio's order, that takes every request `e` fits, if one is found within MAX_COMPARISONS. */
+function firstWider(e: IndexedEntry, index: EntryIndex): IndexedEntry | undefined {
+  let best = index.byJson.get(e.json);
+  let budget = MAX_COMPARISONS;
+  const scan = (list: readonly IndexedEntry[]) => {
+    for (const w of list) {
+      if ((best && w.order >= best.order) || budget <= 0) return;
+      budget--;
+      if (covers(w, e)) {
+        best = w;
+        return;
+      }
+    }
+  };
+  scan(index.anyUri);
+  const uri = e.conditions.get('uri');
+  if (!uri) return best;
+  scan(index.byUri.get(uri.json) ?? []);
+  const text = prefixOf(uri.value) ?? exactOf(uri.value);
+  if (text === undefined) return best;
+  let node: PrefixNode | undefined = index.prefixes;
+  scan(node.entries);
+  for (const c of text) {
+    node = node.children.get(c);
+    if (!node || budget <= 0) break;
+    scan(node.entries);
+  }
+  return best;
+}
+
+/** Every request `narrow` matches, `wide` matches too (see matchShadowing). */
+function covers(wide: IndexedEntry, narrow: IndexedEntry): boolean {
+  // ignoreUriCase widens the uri condition of the entry that has it.
+  if (narrow.fields.ignoreUriCase === true && wide.fields.ignoreUriCase !== true) return false;
+  for (const [field, w] of wide.conditions) {
+    if (field === 'ignoreUriCase') continue;
+    const n = narrow.conditions.get(field);
+    if (!n) return false;
+    if (n.json === w.json) continue;
+    switch (field) {
+      case 'uri':
+      case 'scheme':
+      case 'method':
+      case 'authority':
+        if (!stringMatchCovers(w, n)) return false;
+        break;
+      case 'headers':
+      case 'queryParams':
+        if (!eachCovers(w, n, stringMatchCovers)) return false;
+        break;
+      case 'withoutHeaders':
+        // "not A" takes every request of "not B" when B takes every request of A.
+        if (!eachCovers(w, n, (a, b) => stringMatchCovers(b, a))) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+function eachCovers(wide: Condition, narrow: Condition, cover: (w: Condition, n: Condition) => boolean): boolean {
+  if (!wide.keys || !narrow.keys) return false;
+  for (const [key, w] of wide.keys) {
+    const n = narrow.keys.get(key);
+    if (!n || (n.json !== w.json && !cover(w, n))) return false;
+  }
+  return true;
+}
+
+/** A StringMatch `wide` matches every string `narrow` does: equal, or a prefix that the narrower exact or prefix starts with. */
+function stringMatchCovers(wide: Condition, narrow: Condition): boolean {
+  if (wide.json === narrow.json) return true;
+  const prefix = prefixOf(wide.value);
+  const text = prefixOf(narrow.value) ?? exactOf(narrow.value);
+  return prefix !== undefined && text !== undefined && text.startsWith(prefix);
+}
+
+function prefixOf(m: unknown): string | undefined {
+  return isRecord(m) && Object.keys(m).length === 1 && typeof m.prefix === 'string' ? m.prefix : undefined;
+}
+
+function exactOf(m: unknown): string | undefined {
+  return isRecord(m) && Object.keys(m).length === 1 && typeof m.exact === 'string' ? m.exact : undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

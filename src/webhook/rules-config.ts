@@ -45,6 +45,7 @@ export function defaultRulesConfig(): RulesConfig {
   modes['smoke-passed'] = 'warn';
   modes['dr-host'] = 'warn';
   modes['unreachable-route'] = 'warn';
+  modes['ineffective-match'] = 'warn';
   return {
     modes,
     rootNamespace: 'istio-system',

@@ -21,6 +21,7 @@ export const RULE_IDS = [
   'destination-port',
   'dr-host',
   'unreachable-route',
+  'ineffective-match',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 

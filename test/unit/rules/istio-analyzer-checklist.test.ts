@@ -1,7 +1,8 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- tests read raw API objects (untyped JSON) */
 // Cross-check with Istio's own analyzer test data (test/fixtures/istio-analyzer/README.md):
 // host-conflict (IST0109), destination-port (IST0112, and IST0101 for an unknown port),
-// dr-host (IST0174) and subset-selects-pods (IST0173) flag exactly the objects Istio's
+// dr-host (IST0174), subset-selects-pods (IST0173), unreachable-route (IST0130) and
+// ineffective-match (IST0131) flag exactly the objects Istio's
 // analyzers flag in those files (pkg/config/analysis/analyzers/analyzers_test.go),
 // object by object; where we are stricter, the test says so.
 import { describe, expect, it } from '@jest/globals';
@@ -162,5 +163,64 @@ describe('IST0173 DestinationRuleSubsetNotSelectPods: subset-selects-pods', () =
       'default/subsets-with-topology-labels zone-us-west-1a': true,
       'default/subsets-with-topology-labels mixed-labels': true,
     });
+  });
+});
+
+describe('IST0130 VirtualServiceUnreachableRule and IST0131 VirtualServiceIneffectiveMatch: unreachable-route and ineffective-match', () => {
+  // Istio runs both files through one analyzer (the "dupmatches" case of analyzers_test.go).
+  const flagged = (rule: RuleId) => [...flaggedVirtualServices('virtualservice_dupmatches.yaml', rule), ...flaggedVirtualServices('virtualservice_overlappingmatches.yaml', rule)].sort();
+
+  it('IST0130: the five VirtualServices Istio flags, and default/overlapping-in-two-matches, whose second route an earlier prefix takes whole', () => {
+    // overlapping-in-two-matches: http[1] (uri prefix /api/v1/products, GET) fits only requests http[0]
+    // (uri prefix /api/v1/product, GET) takes. Istio reports that overlap as IST0131 only, and IST0130
+    // only when every entry duplicates an earlier one; here a route no request reaches is unreachable.
+    expect(flagged('unreachable-route')).toEqual(
+      ['default/duplicate-match', 'foo/sample-foo-cluster01', 'default/duplicate-tcp-match', 'default/duplicate-empty-tcp', 'none/tls-routing', 'default/overlapping-in-two-matches'].sort(),
+    );
+  });
+
+  it('IST0131: the ten VirtualServices Istio flags, and default/uri-with-prefix-exact, where Istio compares only prefix with prefix', () => {
+    // uri-with-prefix-exact: its second entry (uri exact "/", method GET) fits only requests its first
+    // (uri prefix "/", any method) takes; Istio's overlap check skips an exact uri, ours does not.
+    expect(flagged('ineffective-match')).toEqual(
+      [
+        'default/almost-duplicate-match',
+        'default/duplicate-match',
+        'default/almost-duplicate-tcp-match',
+        'default/duplicate-tcp-match',
+        'none/tls-routing-almostmatch',
+        'none/tls-routing',
+        'default/non-method-get',
+        'default/overlapping-in-single-match',
+        'default/overlapping-in-two-matches',
+        'default/overlapping-mathes-with-different-methods',
+        'default/uri-with-prefix-exact',
+      ].sort(),
+    );
+  });
+
+  it('names the entry, the entry in front that takes its requests, and the fix; a warning only', () => {
+    const objects = fixture('istio-analyzer/virtualservice_dupmatches.yaml').map(withNamespace);
+    const duplicate = objects.find((o) => ref(o) === 'default/duplicate-match') as Json;
+    const verdict = review(create(vs(duplicate)), stateOf(objects.filter((o) => o !== duplicate)), config);
+    expect(verdict.findings.filter((f) => f.rule === 'unreachable-route' || f.rule === 'ineffective-match')).toEqual([
+      {
+        rule: 'unreachable-route',
+        severity: 'warn',
+        object: 'VirtualService/default/duplicate-match',
+        message:
+          'VirtualService default/duplicate-match: http[1] "send /api/v1/products to sample.bar" is unreachable, because http[0] "send /api/v1/products to sample.foo" in front of it takes every request its match entries fit ' +
+          '(match[0] by match[0] "prefix /api/v1/products") (Istio\'s analyzer: IST0130). ' +
+          'Fix: remove http[1] "send /api/v1/products to sample.bar", or move it in front of http[0] "send /api/v1/products to sample.foo", or narrow the match in front.',
+      },
+      {
+        rule: 'ineffective-match',
+        severity: 'warn',
+        object: 'VirtualService/default/duplicate-match',
+        message:
+          'VirtualService default/duplicate-match: http[1] "send /api/v1/products to sample.bar" match[0] never takes a request, because http[0] "send /api/v1/products to sample.foo" match[0] "prefix /api/v1/products" in front of it has the same conditions (Istio\'s analyzer: IST0131). ' +
+          'Fix: remove match[0], or move http[1] "send /api/v1/products to sample.bar" in front of http[0] "send /api/v1/products to sample.foo", or narrow http[0] "send /api/v1/products to sample.foo" match[0] "prefix /api/v1/products".',
+      },
+    ]);
   });
 });

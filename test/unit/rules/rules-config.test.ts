@@ -27,6 +27,7 @@ describe('rules config', () => {
       'destination-port': 'deny',
       'dr-host': 'warn',
       'unreachable-route': 'warn',
+      'ineffective-match': 'warn',
     });
     expect(c).toMatchObject({
       rootNamespace: 'istio-system',

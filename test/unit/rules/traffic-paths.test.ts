@@ -233,6 +233,29 @@ describe('a DestinationRule relabelling a routed subset', () => {
 });
 
 describe('unreachable-route', () => {
+  it('warns about a route whose every match entry a route in front takes, like IST0130, and about the entry, like IST0131; the change is allowed', () => {
+    const verdict = review(update(vs(current()), vs(withPinned())), brokenBlue(), config);
+    expect(verdict.allowed).toBe(true);
+    expect(verdict.findings.filter((f) => f.rule === 'unreachable-route' || f.rule === 'ineffective-match')).toEqual([
+      {
+        rule: 'unreachable-route',
+        severity: 'warn',
+        object: 'VirtualService/shop/web',
+        message:
+          'VirtualService shop/web: http[1] "testers" is unreachable, because http[0] "pinned" in front of it takes every request its match entries fit (match[0] by match[0]) (Istio\'s analyzer: IST0130). ' +
+          'Fix: remove http[1] "testers", or move it in front of http[0] "pinned", or narrow the match in front.',
+      },
+      {
+        rule: 'ineffective-match',
+        severity: 'warn',
+        object: 'VirtualService/shop/web',
+        message:
+          'VirtualService shop/web: http[1] "testers" match[0] never takes a request, because http[0] "pinned" match[0] in front of it has the same conditions (Istio\'s analyzer: IST0131). ' +
+          'Fix: remove match[0], or move http[1] "testers" in front of http[0] "pinned", or narrow http[0] "pinned" match[0].',
+      },
+    ]);
+  });
+
   it('warns about a route behind a catch-all, like IST0130', () => {
     const to = edited(current(), (v) => v.spec.http.push(v.spec.http.shift()));
     const findings = review(update(vs(current()), vs(to)), healthy(), config).findings.filter((f) => f.rule === 'unreachable-route');
