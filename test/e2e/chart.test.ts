@@ -149,6 +149,28 @@ describe('the config files the chart renders are the ones the processes read', (
     expect(watcher.lease).toMatchObject({ name: 'cfg-bluegreen-guard-watcher', namespace: 'guard-system' });
   });
 
+  it('carries the webhook admission limits from values into the file the webhook parses, defaults unchanged', async () => {
+    const defaults = parseWebhookConfig(configFile((await render('lim0', 'guard-system')).objects, 'webhook.yaml'));
+    expect(defaults.admission).toMatchObject({
+      bodyLimitBytes: 6291456,
+      workBound: { maxRoutes: 1000, maxDestinations: 4000, maxMatches: 4000 },
+      maxConcurrentReviews: 2,
+      maxQueuedReviews: 64,
+      handshakeTimeoutMs: 10000,
+      maxConnections: 256,
+    });
+    const admission = {
+      bodyLimitBytes: 8388608,
+      workBound: { maxRoutes: 2000, maxDestinations: 9000, maxMatches: 7000 },
+      maxConcurrentReviews: 4,
+      maxQueuedReviews: 16,
+      handshakeTimeoutMs: 5000,
+      maxConnections: 512,
+    };
+    const { objects } = await render('lim', 'guard-system', { webhook: { admission } });
+    expect(parseWebhookConfig(configFile(objects, 'webhook.yaml')).admission).toMatchObject(admission);
+  });
+
   it('writes one mesh section into both files, so the webhook and the watcher read the same stable subset, domain and opt-in label', async () => {
     const mesh = { defaultStableSubset: 'blue', clusterDomain: 'mesh.example', rootNamespace: 'mesh-root', guardLabel: 'corp.example/guarded', versionLabel: 'app.kubernetes.io/version' };
     const { objects } = await render('mesh', 'guard-system', { mesh });
@@ -218,6 +240,8 @@ describe('values.schema.json refuses bad values at install time, naming the fiel
     ['an error ratio given in percent', { watcher: { errorRate: { ratio: 5 } } }, /at '\/watcher\/errorRate\/ratio': maximum: got 5, want 1/],
     ['a Prometheus address without a scheme', { watcher: { prometheusUrl: 'prometheus:9090' } }, /at '\/watcher\/prometheusUrl'/],
     ['a cluster domain that is not a DNS name', { mesh: { clusterDomain: 'Cluster Local' } }, /at '\/mesh\/clusterDomain'/],
+    ['no review judged at a time', { webhook: { admission: { maxConcurrentReviews: 0 } } }, /at '\/webhook\/admission\/maxConcurrentReviews': minimum: got 0, want 1/],
+    ['a misspelt work bound', { webhook: { admission: { workBound: { maxRoute: 10 } } } }, /at '\/webhook\/admission\/workBound': additional properties 'maxRoute' not allowed/],
     ['a misspelt mesh field', { mesh: { stableSubset: 'blue' } }, /at '\/mesh': additional properties 'stableSubset' not allowed/],
     ['an unknown TLS mode', { tls: { mode: 'letsencrypt' } }, /at '\/tls\/mode': value must be one of 'certManager', 'selfManaged', 'secret'/],
     ['TLS from a Secret without naming it', { tls: { mode: 'secret' } }, /at '\/tls\/secret\/name': minLength: got 0, want 1/],
