@@ -206,6 +206,25 @@ describe('the config files the chart renders are the ones the processes read', (
     expect(container?.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'metrics' });
   });
 
+  it('sizes memory from the benchmarks: each limit above the largest peak measured (docs/security.md, memory sizing)', async () => {
+    const { objects } = await render('mem', 'guard-system');
+    const memory = (suffix: string, container: string) => {
+      const d = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith(suffix)) as unknown as {
+        spec: { template: { spec: { containers: { name: string; resources: { requests: { memory: string }; limits: { memory: string } } }[] } } };
+      };
+      const r = d.spec.template.spec.containers.find((c) => c.name === container)?.resources;
+      return { request: r?.requests.memory, limit: r?.limits.memory };
+    };
+    const mib = (q: string | undefined) => Number(/^(\d+)Mi$/.exec(q ?? '')?.[1] ?? NaN);
+    const webhook = memory('-webhook', 'webhook');
+    const watcher = memory('-watcher', 'watcher');
+    expect([webhook, watcher]).toEqual([{ request: '256Mi', limit: '512Mi' }, { request: '256Mi', limit: '640Mi' }]);
+    // Measured: webhook peak 341 MiB (initial list, 20,000 pods), ready 247 MiB; watcher about 384 MiB at 5,000 services.
+    expect(mib(webhook.limit)).toBeGreaterThan(341 * 1.3);
+    expect(mib(webhook.request)).toBeGreaterThanOrEqual(247);
+    expect(mib(watcher.limit)).toBeGreaterThan(384 * 1.3);
+  });
+
   it('renders the dashboard as JSON with this release thresholds', async () => {
     const { objects } = await render('dash', 'guard-system', { watcher: { errorRate: { ratio: 0.03 }, latencyP99: { thresholdMs: 1500 } } });
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard'));
