@@ -28,6 +28,8 @@ export interface AlertmanagerFiringAlertSourceOptions extends AlertmanagerHttpOp
   namespaceLabel: string;
   /** Alert names that never count (our own alerts must not cause a rollback). */
   ignoreAlertnameRegex: string;
+  /** Told each time Alertmanager answers with a list of alerts (it is up: the alert sink may flush now). */
+  onAnswered?: () => void;
 }
 
 interface GettableAlert {
@@ -57,6 +59,7 @@ export class AlertmanagerFiringAlertSource implements FiringAlertSource {
     if (!Array.isArray(body)) {
       return { status: 'error', error: `Alertmanager at ${this.options.url} answered GET /api/v2/alerts with ${typeof body}, not a list of alerts. Fix: point alertmanagerUrl at Alertmanager (v0.16 or later).` };
     }
+    this.options.onAnswered?.();
     const ignore = new RegExp(`^(?:${this.options.ignoreAlertnameRegex})$`);
     const alerts: FiringAlert[] = [];
     for (const a of body as GettableAlert[]) {

@@ -2,7 +2,10 @@
 // pending (bounded, the latest version of each alert), is re-sent with
 // exponential backoff in the background and with every later send, and is
 // forgotten only once Alertmanager has accepted it. A rollback's alert posted
-// while Alertmanager is down arrives when it is back.
+// while Alertmanager is down arrives when it is back, still firing: a re-send
+// moves a firing alert's endsAt forward by the time it waited, so it keeps the
+// lifetime it was sent with, counted from its delivery; a resolved alert (its
+// endsAt already past when it was queued) keeps its real end.
 import type { AlertSink, PostableAlert } from './alert-sink.js';
 
 export interface RetryOptions {
@@ -40,9 +43,33 @@ function alertKey(alert: PostableAlert): string {
   return JSON.stringify(Object.entries(alert.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** An alert waiting for Alertmanager, and when it was queued (the sink's clock). */
+interface Pending {
+  alert: PostableAlert;
+  queuedAtMs: number;
+  /** Posts of it Alertmanager did not take; only a re-send is refreshed. */
+  failedPosts: number;
+}
+
+/**
+ * The alert as it is to be posted now. One still meant to be firing when it
+ * was queued (endsAt ahead of that moment) gets its endsAt moved forward by
+ * the wait; without that, an outage longer than its lifetime would deliver
+ * it already ended and nobody would be notified.
+ */
+export function refreshedForResend(alert: PostableAlert, queuedAtMs: number, nowMs: number): PostableAlert {
+  if (alert.endsAt === undefined || nowMs <= queuedAtMs) return alert;
+  const endsAtMs = Date.parse(alert.endsAt);
+  if (!Number.isFinite(endsAtMs) || endsAtMs <= queuedAtMs) return alert;
+  return { ...alert, endsAt: new Date(endsAtMs + (nowMs - queuedAtMs)).toISOString() };
+}
+
 export class RetryingAlertSink implements AlertSink {
-  private readonly pending = new Map<string, PostableAlert>();
+  private readonly pending = new Map<string, Pending>();
+  /** Posts of the oldest pending alert, for the delivered report. */
   private attempts = 0;
+  /** Failures since Alertmanager last answered; the backoff grows with them. */
+  private failures = 0;
   private retry: { cancel(): void } | undefined;
   private inFlight: Promise<void> | undefined;
   private stopped = false;
@@ -52,6 +79,7 @@ export class RetryingAlertSink implements AlertSink {
     private readonly observer: RetryObserver,
     private readonly options: RetryOptions = DEFAULT_RETRY,
     private readonly timer: RetryTimer = realTimer,
+    private readonly nowMs: () => number = Date.now,
   ) {}
 
   get pendingCount(): number {
@@ -60,13 +88,27 @@ export class RetryingAlertSink implements AlertSink {
 
   /** Queues the alerts and posts everything pending; rejects (alerts kept) when Alertmanager does not take them. */
   async send(alerts: readonly PostableAlert[]): Promise<void> {
+    const queuedAtMs = this.nowMs();
     for (const a of alerts) {
       const key = alertKey(a);
       this.pending.delete(key); // re-inserted last: the newest version, the newest position
-      this.pending.set(key, a);
+      this.pending.set(key, { alert: a, queuedAtMs, failedPosts: 0 });
     }
     this.bound();
     await this.flush();
+  }
+
+  /**
+   * Alertmanager answered another request (the watcher's read of firing
+   * alerts): it is back, so what is pending goes now instead of after the
+   * backoff (up to maxDelayMs), and the backoff starts again from the start.
+   */
+  alertmanagerAnswered(): void {
+    this.failures = 0;
+    if (this.stopped || !this.retry || this.inFlight || this.pending.size === 0) return;
+    this.retry.cancel();
+    this.retry = undefined;
+    this.flush().catch(() => undefined); // a failure schedules the next retry
   }
 
   /** Stops retrying (process shutdown); what is pending is given up. */
@@ -96,14 +138,18 @@ export class RetryingAlertSink implements AlertSink {
     this.retry?.cancel();
     this.retry = undefined;
     this.attempts++;
-    const post = this.inner.send([...batch.values()]);
+    const now = this.nowMs();
+    const post = this.inner.send([...batch.values()].map((p) => (p.failedPosts > 0 ? refreshedForResend(p.alert, p.queuedAtMs, now) : p.alert)));
     this.inFlight = post;
     try {
       await post;
-      for (const [key, alert] of batch) if (this.pending.get(key) === alert) this.pending.delete(key);
+      for (const [key, entry] of batch) if (this.pending.get(key) === entry) this.pending.delete(key);
       this.observer.delivered(batch.size, this.attempts);
       this.attempts = 0;
+      this.failures = 0;
     } catch (e) {
+      for (const entry of batch.values()) entry.failedPosts++;
+      this.failures++;
       this.scheduleRetry();
       throw e;
     } finally {
@@ -114,7 +160,7 @@ export class RetryingAlertSink implements AlertSink {
 
   private scheduleRetry(): void {
     if (this.stopped || this.retry) return;
-    const delayMs = Math.min(this.options.maxDelayMs, this.options.initialDelayMs * 2 ** Math.max(0, this.attempts - 1));
+    const delayMs = Math.min(this.options.maxDelayMs, this.options.initialDelayMs * 2 ** Math.max(0, this.failures - 1));
     this.retry = this.timer.after(delayMs, () => {
       this.retry = undefined;
       this.flush().catch(() => undefined); // the next failure schedules the next retry

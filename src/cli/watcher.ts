@@ -119,7 +119,8 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     evaluator: new MetricsCycleEvaluator({
       source,
       config,
-      ...(alertmanager ? { firingAlerts: new AlertmanagerFiringAlertSource({ ...alertmanager, ...config.alerts }) } : {}),
+      // Each answer to the read of firing alerts says Alertmanager is up: undelivered alerts go at once.
+      ...(alertmanager ? { firingAlerts: new AlertmanagerFiringAlertSource({ ...alertmanager, ...config.alerts, onAnswered: () => retrying?.alertmanagerAnswered() }) } : {}),
     }),
     writer: new VirtualServicePatcher(store, { mesh: config.mesh }),
     events: new KubernetesEventRecorder(core, options.identity),

@@ -87,6 +87,9 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     log: log.child({ component: 'admission' }),
     bodyLimitBytes: config.admission.bodyLimitBytes,
     admissionPath: config.admission.path,
+    workBound: config.admission.workBound,
+    maxConcurrentReviews: config.admission.maxConcurrentReviews,
+    maxQueuedReviews: config.admission.maxQueuedReviews,
     // Ten concurrent 6 MiB reviews would otherwise grow the heap past the chart's memory limit (docs/security.md).
     afterLargeReview: () => void releaseHeap(),
     guardSwitches: (input: ReviewInput) => {
@@ -102,7 +105,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     },
   });
 
-  const server = createWebhookServer(app, certificate);
+  const server = createWebhookServer(app, certificate, { handshakeTimeoutMs: config.admission.handshakeTimeoutMs, maxConnections: config.admission.maxConnections });
   server.on('tlsClientError', (e) => log.debug({ err: e.message }, 'TLS handshake failed'));
   const reloader = new CertificateReloader(config.tls, certificate, {
     onChange: (c) => server.setSecureContext({ cert: c.cert, key: c.key, minVersion: 'TLSv1.2' }),

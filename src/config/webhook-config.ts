@@ -6,7 +6,9 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { CacheScope, IstioApiVersion } from '../cluster/cluster-cache.js';
 import type { Mesh } from '../istio/mesh.js';
-import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from '../webhook/admission-transport.js';
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_CONCURRENT_REVIEWS, DEFAULT_MAX_QUEUED_REVIEWS, MIN_BODY_LIMIT_BYTES } from '../webhook/admission-transport.js';
+import { DEFAULT_WORK_BOUND, type WorkBound } from '../webhook/admission-wrappers.js';
+import { DEFAULT_CONNECTION_LIMITS } from '../webhook/server.js';
 import { parseRulesConfig, type RulesConfig } from '../webhook/rules-config.js';
 import { parseMeshConfig, type LegacyMeshValue, type MeshField } from './mesh-config.js';
 
@@ -18,7 +20,21 @@ const CACHE_SCOPES: readonly CacheScope[] = ['cluster', 'guarded-namespaces'];
 const ISTIO_API_VERSIONS: readonly IstioApiVersion[] = ['v1', 'v1beta1', 'v1alpha3'];
 
 export interface WebhookConfig {
-  admission: { host: string; port: number; path: string; bodyLimitBytes: number };
+  admission: {
+    host: string;
+    port: number;
+    path: string;
+    bodyLimitBytes: number;
+    /** Past it an object is denied before any rule runs. */
+    workBound: WorkBound;
+    /** Reviews read and judged at once; past them up to maxQueuedReviews wait, then 429. */
+    maxConcurrentReviews: number;
+    maxQueuedReviews: number;
+    /** A client that has not finished the TLS handshake by then is cut. */
+    handshakeTimeoutMs: number;
+    /** Open connections per process; past it new ones are dropped at accept. */
+    maxConnections: number;
+  };
   tls: { certFile: string; keyFile: string; pollIntervalSeconds: number };
   /** Plain HTTP: `/metrics`, `/live`, `/ready`. */
   metrics: { host: string; port: number };
@@ -52,7 +68,17 @@ export interface WebhookConfig {
 
 export function defaultWebhookConfigDocument(): Omit<WebhookConfig, 'rules' | 'mesh' | 'warnings'> {
   return {
-    admission: { host: '0.0.0.0', port: 8443, path: '/validate', bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES },
+    admission: {
+      host: '0.0.0.0',
+      port: 8443,
+      path: '/validate',
+      bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
+      workBound: { ...DEFAULT_WORK_BOUND },
+      maxConcurrentReviews: DEFAULT_MAX_CONCURRENT_REVIEWS,
+      maxQueuedReviews: DEFAULT_MAX_QUEUED_REVIEWS,
+      handshakeTimeoutMs: DEFAULT_CONNECTION_LIMITS.handshakeTimeoutMs,
+      maxConnections: DEFAULT_CONNECTION_LIMITS.maxConnections,
+    },
     tls: { certFile: '/etc/bluegreen-guard/tls/tls.crt', keyFile: '/etc/bluegreen-guard/tls/tls.key', pollIntervalSeconds: 10 },
     metrics: { host: '0.0.0.0', port: 9090 },
     kubernetes: { kubeconfig: null, context: null, cacheScope: 'cluster', istioApiVersion: 'v1', watchTimeoutSeconds: 300, stallSeconds: 90 },
@@ -206,7 +232,8 @@ export function parseWebhookConfig(raw: unknown): WebhookConfig {
   const problems: string[] = [];
   const top = section(raw, '', ['admission', 'tls', 'metrics', 'kubernetes', 'shutdownGraceSeconds', 'logLevel', 'prometheus', 'mesh', 'rules'], problems);
   const p = section(top?.prometheus, 'prometheus', ['url', 'refreshIntervalSeconds', 'timeoutMs', 'refreshIn'], problems);
-  const a = section(top?.admission, 'admission', ['host', 'port', 'path', 'bodyLimitBytes'], problems);
+  const a = section(top?.admission, 'admission', ['host', 'port', 'path', 'bodyLimitBytes', 'workBound', 'maxConcurrentReviews', 'maxQueuedReviews', 'handshakeTimeoutMs', 'maxConnections'], problems);
+  const wb = section(a?.workBound, 'admission.workBound', ['maxRoutes', 'maxDestinations', 'maxMatches'], problems);
   const t = section(top?.tls, 'tls', ['certFile', 'keyFile', 'pollIntervalSeconds'], problems);
   const m = section(top?.metrics, 'metrics', ['host', 'port'], problems);
   const k = section(top?.kubernetes, 'kubernetes', ['kubeconfig', 'context', 'cacheScope', 'istioApiVersion', 'watchTimeoutSeconds', 'stallSeconds'], problems);
@@ -219,6 +246,20 @@ export function parseWebhookConfig(raw: unknown): WebhookConfig {
       path: f.string(a, 'admission.path', d.admission.path, (s) => (s.startsWith('/') ? undefined : `must start with "/", got "${s}"`)),
       bodyLimitBytes: f.integer(a, 'admission.bodyLimitBytes', d.admission.bodyLimitBytes, MIN_BODY_LIMIT_BYTES, 64 * 1024 * 1024,
         `the API server sends objects up to 3 MiB (--max-request-bytes); fix: set at least ${MIN_BODY_LIMIT_BYTES}`),
+      // Each bound is what one review may ask of the rules; memory grows with it (docs/security.md, limits).
+      workBound: {
+        maxRoutes: f.integer(wb, 'admission.workBound.maxRoutes', d.admission.workBound.maxRoutes, 1, 100_000),
+        maxDestinations: f.integer(wb, 'admission.workBound.maxDestinations', d.admission.workBound.maxDestinations, 1, 400_000),
+        maxMatches: f.integer(wb, 'admission.workBound.maxMatches', d.admission.workBound.maxMatches, 1, 400_000),
+      },
+      // Every review in flight may hold its body several times over: this, not the callers, bounds peak memory.
+      maxConcurrentReviews: f.integer(a, 'admission.maxConcurrentReviews', d.admission.maxConcurrentReviews, 1, 64,
+        `at least one review must be judged at a time; fix: set at least 1 (default ${d.admission.maxConcurrentReviews})`),
+      maxQueuedReviews: f.integer(a, 'admission.maxQueuedReviews', d.admission.maxQueuedReviews, 0, 10_000),
+      handshakeTimeoutMs: f.integer(a, 'admission.handshakeTimeoutMs', d.admission.handshakeTimeoutMs, 1000, 120_000,
+        `a TLS handshake over a busy network can take a few hundred milliseconds; fix: set at least 1000 (default ${d.admission.handshakeTimeoutMs})`),
+      maxConnections: f.integer(a, 'admission.maxConnections', d.admission.maxConnections, 8, 100_000,
+        `the API server opens several connections per replica and the kubelet probes need their own; fix: set at least 8 (default ${d.admission.maxConnections})`),
     },
     tls: {
       certFile: f.string(t, 'tls.certFile', d.tls.certFile),

@@ -86,7 +86,7 @@ export function admissionTransport(handler: AdmissionHandler, options: Transport
     guarded(() => receive(req, reject, () => {
       if (!gate.enter(() => guarded(() => readAndJudge(req, receivedAtMs, respond, reject, () => gate.leave())))) {
         req.resume();
-        reject(429, `${gate.waiting} reviews are already waiting: the webhook is overloaded; the API server applies the webhook's failurePolicy`, undefined, { 'Retry-After': '1' });
+        reject(429, `${gate.waiting} reviews are already waiting: the webhook is overloaded; the API server applies the webhook's failurePolicy. Fix: add webhook replicas, or raise admission.maxQueuedReviews (or admission.maxConcurrentReviews, which costs memory) in the webhook config`, undefined, { 'Retry-After': '1' });
       }
     }));
   };

@@ -71,7 +71,7 @@ export function withWorkBound(bound: WorkBound): AdmissionWrapper {
         return {
           kind: 'refused',
           code: 400,
-          message: `${kind} ${namespace}/${name} has ${over}, more than one review may judge: split it into several objects, or raise admission.workBound if objects this large are expected`,
+          message: `${kind} ${namespace}/${name} has ${over.what}, more than one review may judge: split it into several objects, or raise admission.workBound.${over.key} in the webhook config if objects this large are expected`,
         };
       }
     }
@@ -79,19 +79,19 @@ export function withWorkBound(bound: WorkBound): AdmissionWrapper {
   };
 }
 
-function overBound(spec: Record<string, unknown>, bound: WorkBound): string | undefined {
+function overBound(spec: Record<string, unknown>, bound: WorkBound): { what: string; key: keyof WorkBound } | undefined {
   const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
   const field = (v: unknown, key: string): unknown => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[key] : undefined);
   const routes = [...list(spec.http), ...list(spec.tls), ...list(spec.tcp)];
-  if (routes.length > bound.maxRoutes) return `${routes.length} routes (limit ${bound.maxRoutes})`;
+  if (routes.length > bound.maxRoutes) return { what: `${routes.length} routes (limit ${bound.maxRoutes})`, key: 'maxRoutes' };
   let destinations = list(spec.subsets).length;
   let matches = 0;
   for (const r of routes) {
     destinations += list(field(r, 'route')).length;
     matches += list(field(r, 'match')).length;
   }
-  if (destinations > bound.maxDestinations) return `${destinations} destinations (limit ${bound.maxDestinations})`;
-  if (matches > bound.maxMatches) return `${matches} matches (limit ${bound.maxMatches})`;
+  if (destinations > bound.maxDestinations) return { what: `${destinations} destinations (limit ${bound.maxDestinations})`, key: 'maxDestinations' };
+  if (matches > bound.maxMatches) return { what: `${matches} matches (limit ${bound.maxMatches})`, key: 'maxMatches' };
   return undefined;
 }
 

@@ -125,10 +125,19 @@ describe('Alertmanager sink and firing-alert source against a real Alertmanager'
     expect(checkout.findings.find((f) => f.rule === 'critical-alert')?.message).toContain('DBConnectionPoolExhausted');
   });
 
+  it('tells the alert sink each time Alertmanager answers, so undelivered alerts go at once', async () => {
+    let answered = 0;
+    const result = await new AlertmanagerFiringAlertSource({ url, timeoutMs: 5000, ...config.alerts, onAnswered: () => answered++ }).criticalAlerts();
+    expect(result.status).toBe('ok');
+    expect(answered).toBe(1);
+  });
+
   it('an unreachable Alertmanager is an error outcome, not an exception', async () => {
-    const nowhere = new AlertmanagerFiringAlertSource({ ...config.alerts, url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000 });
+    let answered = 0;
+    const nowhere = new AlertmanagerFiringAlertSource({ ...config.alerts, url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000, onAnswered: () => answered++ });
     const result = await nowhere.criticalAlerts();
     expect(result.status).toBe('error');
+    expect(answered).toBe(0);
     const e = evaluateService(quiet, { namespace: 'payments', service: 'checkout', version: 'v2' }, { criticalAlerts: result }, config);
     expect(e.verdict).toBe('error');
   });

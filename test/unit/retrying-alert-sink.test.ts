@@ -32,7 +32,7 @@ class ManualTimer implements RetryTimer {
   }
 }
 
-function sink(maxPending = 10) {
+function sink(maxPending = 10, nowMs: () => number = Date.now) {
   const inner = new FlakySink();
   const timer = new ManualTimer();
   const seen = { pending: [] as number[], dropped: 0, delivered: [] as [number, number][] };
@@ -41,6 +41,7 @@ function sink(maxPending = 10) {
     { pending: (n) => seen.pending.push(n), dropped: (n) => (seen.dropped += n), delivered: (n, a) => seen.delivered.push([n, a]) },
     { initialDelayMs: 1_000, maxDelayMs: 4_000, maxPending },
     timer,
+    nowMs,
   );
   return { inner, timer, seen, retrying };
 }
@@ -78,6 +79,78 @@ describe('RetryingAlertSink', () => {
     inner.up = true;
     await retrying.send([]);
     expect(inner.accepted[0]?.map((a) => a.labels.alertname)).toEqual(['B', 'C']);
+  });
+
+  it('delivers a rollback alert after a 5-minute outage still firing: its endsAt moved on from the re-send, a resolved alert keeping its end', async () => {
+    const t0 = Date.parse('2026-01-01T00:00:00.000Z');
+    let now = t0;
+    const { inner, timer, retrying } = sink(10, () => now);
+    // As the watcher sends them: a condition lives max(3 cycles, 60 s) unless re-sent; a resolved one ends now.
+    const firing: PostableAlert = { ...alert('BlueGreenGuardRolledBack'), startsAt: new Date(t0).toISOString(), endsAt: new Date(t0 + 60_000).toISOString() };
+    const resolved: PostableAlert = { ...alert('BlueGreenGuardWarning'), startsAt: new Date(t0 - 600_000).toISOString(), endsAt: new Date(t0).toISOString() };
+    await expect(retrying.send([firing, resolved])).rejects.toThrow(/ECONNREFUSED/);
+    for (let elapsed = 0; elapsed < 300_000; elapsed += 30_000) {
+      now += 30_000;
+      await timer.fire();
+    }
+    expect(inner.accepted).toEqual([]);
+    inner.up = true;
+    now += 1_000;
+    await timer.fire();
+    const [delivered] = inner.accepted;
+    const byName = new Map(delivered?.map((a) => [a.labels.alertname, a]));
+    const rolledBack = byName.get('BlueGreenGuardRolledBack');
+    // Still firing when Alertmanager gets it, for the same 60 s a fresh send would have.
+    expect(Date.parse(rolledBack?.endsAt ?? '')).toBeGreaterThan(now);
+    expect(rolledBack).toEqual({ ...firing, endsAt: new Date(now + 60_000).toISOString() });
+    expect(byName.get('BlueGreenGuardWarning')).toEqual(resolved);
+    expect(retrying.pendingCount).toBe(0);
+  });
+
+  it('posts an alert delivered at once exactly as given', async () => {
+    let now = Date.parse('2026-01-01T00:00:00.000Z');
+    const { inner, retrying } = sink(10, () => (now += 5));
+    inner.up = true;
+    const firing: PostableAlert = { ...alert('A'), endsAt: new Date(now + 60_000).toISOString() };
+    await retrying.send([firing]);
+    expect(inner.accepted).toEqual([[firing]]);
+  });
+
+  it('starts the backoff again after Alertmanager took the alerts', async () => {
+    const { inner, timer, retrying } = sink();
+    await expect(retrying.send([alert('A')])).rejects.toThrow();
+    await timer.fire();
+    await timer.fire();
+    await timer.fire();
+    expect(timer.delays).toEqual([1_000, 2_000, 4_000, 4_000]);
+    inner.up = true;
+    await timer.fire();
+    expect(retrying.pendingCount).toBe(0);
+    inner.up = false;
+    await expect(retrying.send([alert('B')])).rejects.toThrow();
+    expect(timer.delays.at(-1)).toBe(1_000);
+  });
+
+  it('flushes at once, not after the backoff, when Alertmanager answers another request', async () => {
+    const { inner, timer, seen, retrying } = sink();
+    await expect(retrying.send([alert('A')])).rejects.toThrow();
+    await timer.fire();
+    await timer.fire();
+    expect(timer.delays).toEqual([1_000, 2_000, 4_000]);
+    // Still down: the post fails and the backoff starts over.
+    retrying.alertmanagerAnswered();
+    await new Promise((r) => setImmediate(r));
+    expect(timer.delays).toEqual([1_000, 2_000, 4_000, 1_000]);
+    inner.up = true;
+    retrying.alertmanagerAnswered();
+    await new Promise((r) => setImmediate(r));
+    expect(inner.accepted.map((b) => b.map((a) => a.labels.alertname))).toEqual([['A']]);
+    expect(retrying.pendingCount).toBe(0);
+    expect(seen.delivered).toEqual([[1, 5]]);
+    // Nothing pending, nothing posted.
+    retrying.alertmanagerAnswered();
+    await new Promise((r) => setImmediate(r));
+    expect(inner.accepted).toHaveLength(1);
   });
 
   it('stops retrying when stopped', async () => {

@@ -26,7 +26,17 @@ describe('webhook config', () => {
 
   it('has working defaults without a file', () => {
     const c = loadWebhookConfig([]);
-    expect(c.admission).toEqual({ host: '0.0.0.0', port: 8443, path: '/validate', bodyLimitBytes: 6 * 1024 * 1024 });
+    expect(c.admission).toEqual({
+      host: '0.0.0.0',
+      port: 8443,
+      path: '/validate',
+      bodyLimitBytes: 6 * 1024 * 1024,
+      workBound: { maxRoutes: 1000, maxDestinations: 4000, maxMatches: 4000 },
+      maxConcurrentReviews: 2,
+      maxQueuedReviews: 64,
+      handshakeTimeoutMs: 10_000,
+      maxConnections: 256,
+    });
     expect(c.metrics.port).toBe(9090);
     expect(c.kubernetes).toMatchObject({ kubeconfig: null, cacheScope: 'cluster', istioApiVersion: 'v1' });
     expect(c.rules.rootNamespace).toBe('istio-system');
@@ -52,7 +62,7 @@ rules:
     probes: warn
 `;
     const c = loadWebhookConfig(['--config', '/etc/c.yaml', '--port', '10443', '--root-namespace', 'istio-config', '--cert-file', '/other.crt'], files({ '/etc/c.yaml': yaml }));
-    expect(c.admission).toEqual({ host: '0.0.0.0', port: 10443, path: '/validate', bodyLimitBytes: 4194304 });
+    expect(c.admission).toMatchObject({ host: '0.0.0.0', port: 10443, path: '/validate', bodyLimitBytes: 4194304 });
     expect(c.tls).toEqual({ certFile: '/other.crt', keyFile: '/tls/tls.key', pollIntervalSeconds: 10 });
     expect(c.metrics.port).toBe(9100);
     expect(c.kubernetes.cacheScope).toBe('guarded-namespaces');
@@ -89,6 +99,54 @@ rules:
     expect(parseWebhookConfig({ admission: { bodyLimitBytes: 3 * 1024 * 1024 } }).admission.bodyLimitBytes).toBe(3145728);
     expect(problemsOf(() => parseWebhookConfig({ admission: { port: 9000 }, metrics: { port: 9000 } }))).toEqual([
       'metrics.port: 9000 is also admission.port; fix: give the metrics their own port (default 9090)',
+    ]);
+  });
+
+  it('reads the admission limits: work bound, concurrency and queue, TLS handshake timeout, connection cap', () => {
+    const yaml = `
+admission:
+  workBound: { maxRoutes: 5000, maxDestinations: 20000, maxMatches: 30000 }
+  maxConcurrentReviews: 4
+  maxQueuedReviews: 0
+  handshakeTimeoutMs: 3000
+  maxConnections: 1024
+`;
+    const c = loadWebhookConfig(['--config', '/etc/c.yaml'], files({ '/etc/c.yaml': yaml }));
+    expect(c.admission).toMatchObject({
+      workBound: { maxRoutes: 5000, maxDestinations: 20000, maxMatches: 30000 },
+      maxConcurrentReviews: 4,
+      maxQueuedReviews: 0,
+      handshakeTimeoutMs: 3000,
+      maxConnections: 1024,
+    });
+    // One key given, the others keep their defaults.
+    expect(parseWebhookConfig({ admission: { workBound: { maxRoutes: 10 } } }).admission.workBound).toEqual({ maxRoutes: 10, maxDestinations: 4000, maxMatches: 4000 });
+  });
+
+  it('refuses admission limits that cannot work, naming the key and the fix', () => {
+    const problems = problemsOf(() =>
+      parseWebhookConfig({
+        admission: {
+          workBound: { maxRoutes: 0, maxDestinations: 1.5, maxMatch: 10 },
+          maxConcurrentReviews: 0,
+          maxQueuedReviews: -1,
+          handshakeTimeoutMs: 10,
+          maxConnections: 2,
+        },
+      }),
+    );
+    expect(problems).toEqual([
+      'admission.workBound.maxMatch: unknown field; fix: remove it or correct the spelling (known here: maxRoutes, maxDestinations, maxMatches)',
+      'admission.workBound.maxRoutes: must be ≥ 1, got 0; fix: raise it (default 1000)',
+      'admission.workBound.maxDestinations: must be a whole number, got number 1.5; fix: write a plain number (default 4000)',
+      'admission.maxConcurrentReviews: must be ≥ 1, got 0; at least one review must be judged at a time; fix: set at least 1 (default 2)',
+      'admission.maxQueuedReviews: must be ≥ 0, got -1; fix: raise it (default 64)',
+      'admission.handshakeTimeoutMs: must be ≥ 1000, got 10; a TLS handshake over a busy network can take a few hundred milliseconds; fix: set at least 1000 (default 10000)',
+      'admission.maxConnections: must be ≥ 8, got 2; the API server opens several connections per replica and the kubelet probes need their own; fix: set at least 8 (default 256)',
+    ]);
+    expect(problemsOf(() => parseWebhookConfig({ admission: { workBound: [1000], maxConcurrentReviews: 65 } }))).toEqual([
+      'admission.workBound: must be a mapping, got a list; fix: write it as key: value pairs',
+      'admission.maxConcurrentReviews: must be ≤ 64, got 65; fix: lower it (default 2)',
     ]);
   });
 

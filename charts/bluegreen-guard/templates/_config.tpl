@@ -37,7 +37,13 @@ install when `mesh` says something else.
 {{- $w := .Values.webhook -}}
 {{- $webhook := dict
   "logLevel" .Values.logLevel
-  "admission" (dict "host" "0.0.0.0" "port" ($w.port | int) "path" "/validate")
+  "admission" (dict "host" "0.0.0.0" "port" ($w.port | int) "path" "/validate"
+    "bodyLimitBytes" ($w.admission.bodyLimitBytes | int)
+    "workBound" (dict "maxRoutes" ($w.admission.workBound.maxRoutes | int) "maxDestinations" ($w.admission.workBound.maxDestinations | int) "maxMatches" ($w.admission.workBound.maxMatches | int))
+    "maxConcurrentReviews" ($w.admission.maxConcurrentReviews | int)
+    "maxQueuedReviews" ($w.admission.maxQueuedReviews | int)
+    "handshakeTimeoutMs" ($w.admission.handshakeTimeoutMs | int)
+    "maxConnections" ($w.admission.maxConnections | int))
   "metrics" (dict "host" .Values.metrics.bindAddress "port" ($w.metricsPort | int))
   "tls" (dict "certFile" "/etc/bluegreen-guard/tls/tls.crt" "keyFile" "/etc/bluegreen-guard/tls/tls.key")
   "kubernetes" (dict "cacheScope" $w.cacheScope)
