@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- tests build raw API objects (untyped JSON) */
 // ineffective-match (Istio's IST0131) and unreachable-route for a route whose
 // entries earlier routes take (IST0130 short of a catch-all): which pairs of
 // match entries the traffic model proves overlapping, and which it must not.
