@@ -309,7 +309,7 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
   const la = r.object(top?.latch, 'latch', ['enabled', 'expirySeconds', 'lookupTimeoutMs']);
   const mesh = parseMeshConfig(top?.mesh, legacyMesh);
   r.problems.push(...mesh.problems);
-  const rc = r.object(top?.recovery, 'recovery', ['enabled', 'windowSeconds', 'baselineSeconds', 'rateWindowSeconds', 'errorRatioMargin', 'latencyP99MarginRatio']);
+  const rc = r.object(top?.recovery, 'recovery', ['enabled', 'windowSeconds', 'baselineSeconds', 'rateWindowSeconds', 'errorRatioMargin', 'latencyP99MarginRatio', 'latencyP99MarginMs']);
 
   const config: WatcherConfig = {
     intervalSeconds: r.number(top, '', 'intervalSeconds', d.intervalSeconds, { min: 1, max: 3600 }),
@@ -364,6 +364,7 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
       rateWindowSeconds: r.number(rc, 'recovery', 'rateWindowSeconds', d.recovery.rateWindowSeconds, { exclusiveMin: 0, integer: true }),
       errorRatioMargin: r.number(rc, 'recovery', 'errorRatioMargin', d.recovery.errorRatioMargin, { min: 0, max: 1 }),
       latencyP99MarginRatio: r.number(rc, 'recovery', 'latencyP99MarginRatio', d.recovery.latencyP99MarginRatio, { min: 0 }),
+      latencyP99MarginMs: r.number(rc, 'recovery', 'latencyP99MarginMs', d.recovery.latencyP99MarginMs, { min: 0 }),
     },
   };
   for (const name of Object.keys(config.alerts.extraLabels)) {

@@ -15,11 +15,17 @@ export interface RecoveryPolicy {
   rateWindowSeconds: number;
   /** Recovered when the 5xx ratio is at most the baseline plus this (absolute, 0.01 = 1 point). */
   errorRatioMargin: number;
-  /** … and p99 at most the baseline times (1 + this). */
+  /** … and p99 at most the baseline times (1 + this), … */
   latencyP99MarginRatio: number;
+  /**
+   * … or at most the baseline plus this many milliseconds, whichever is more: a p99 of a few
+   * milliseconds moves by more than a quarter from one minute to the next (and Istio's duration
+   * buckets are 10, 25, 50 ms wide there), which is no failed recovery.
+   */
+  latencyP99MarginMs: number;
 }
 
-export const DEFAULT_RECOVERY_POLICY: RecoveryPolicy = { enabled: true, windowSeconds: 120, baselineSeconds: 300, rateWindowSeconds: 60, errorRatioMargin: 0.01, latencyP99MarginRatio: 0.25 };
+export const DEFAULT_RECOVERY_POLICY: RecoveryPolicy = { enabled: true, windowSeconds: 120, baselineSeconds: 300, rateWindowSeconds: 60, errorRatioMargin: 0.01, latencyP99MarginRatio: 0.25, latencyP99MarginMs: 50 };
 
 export interface Level {
   errorRatio: number | null;
@@ -64,8 +70,13 @@ export function judgeRecovery(m: RecoveryMeasurement, policy: RecoveryPolicy, el
   else if (m.now.errorRatio > baseRatio + policy.errorRatioMargin) {
     problems.push(`stable 5xx ${pct(m.now.errorRatio)} > baseline ${m.baseline.errorRatio === null ? 'n/a (taken as 0 %)' : pct(baseRatio)} + ${pct(policy.errorRatioMargin)}`);
   }
-  if (m.now.latencyP99Ms !== null && m.baseline.latencyP99Ms !== null && m.now.latencyP99Ms > m.baseline.latencyP99Ms * (1 + policy.latencyP99MarginRatio)) {
-    problems.push(`stable p99 ${Math.round(m.now.latencyP99Ms)} ms > baseline ${Math.round(m.baseline.latencyP99Ms)} ms + ${Math.round(policy.latencyP99MarginRatio * 100)} %`);
+  if (m.now.latencyP99Ms !== null && m.baseline.latencyP99Ms !== null) {
+    const base = m.baseline.latencyP99Ms;
+    const limit = Math.max(base * (1 + policy.latencyP99MarginRatio), base + policy.latencyP99MarginMs);
+    if (m.now.latencyP99Ms > limit) {
+      const margin = base * policy.latencyP99MarginRatio >= policy.latencyP99MarginMs ? `${Math.round(policy.latencyP99MarginRatio * 100)} %` : `${policy.latencyP99MarginMs} ms`;
+      problems.push(`stable p99 ${Math.round(m.now.latencyP99Ms)} ms > baseline ${Math.round(base)} ms + ${margin}`);
+    }
   }
   for (const c of m.callers) {
     if (c.errorRatio === null) continue;
