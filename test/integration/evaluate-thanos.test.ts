@@ -87,6 +87,6 @@ describe('evaluation through Thanos Query over two Prometheus servers', () => {
     const evaluation = evaluateService(partial, { namespace: NAMESPACE, service: 'healthy', version: 'v2' }, {}, config);
     expect(evaluation.verdict).toBe('error');
     expect(evaluation.findings.map((f) => f.status)).toEqual(['error', 'error']);
-    expect(evaluation.findings[0]?.message).toMatch(/partial|could not answer/);
+    expect(evaluation.findings[0]?.message).toMatch(/could not read every store behind it \(HTTP 422, execution: .*code = Unavailable[\s\S]*counts as none/);
   });
 });

@@ -17,7 +17,7 @@ if [ -x "$out/thanos" ]; then echo "$out/thanos"; exit 0; fi
 
 # Two test processes may ask at once: one builds, the other waits for it.
 mkdir -p "$cache_root"
-exec 9>"$cache_root/.build.lock"
+exec 9>"$cache_root/.thanos-build.lock"
 flock 9
 if [ -x "$out/thanos" ]; then echo "$out/thanos"; exit 0; fi
 
