@@ -29,6 +29,8 @@ export interface DrillScheduleConfig extends DrillPolicy {
 
 export interface DrillMetrics {
   drill(report: DrillReport): void;
+  /** A scheduled run as leader, and how many VirtualServices it found opted in. */
+  scheduledRun(optedIn: number): void;
 }
 
 export interface DrillCoordinatorDeps {
@@ -104,6 +106,7 @@ export class DrillCoordinator {
       return;
     }
     const targets = deps.objects.virtualServices().filter((vs) => isWatched(vs, deps.objects, deps.mesh) && optedInForDrills(vs, deps.objects));
+    deps.metrics.scheduledRun(targets.length);
     deps.log.info({ virtualServices: targets.length }, `scheduled failover drills: ${targets.length} opted-in VirtualService${targets.length === 1 ? '' : 's'}`);
     for (const vs of targets) {
       if (this.stopping || !deps.elector.isLeader()) return;

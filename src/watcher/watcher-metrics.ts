@@ -33,6 +33,8 @@ export class WatcherMetrics implements LoopMetrics, DrillMetrics {
   private readonly queries: Histogram<'kind' | 'ok'>;
   private readonly drillDurations: Histogram<'outcome'>;
   private readonly drillRollbacks: Histogram;
+  private readonly drillRuns: Counter;
+  private readonly drillTargets: Gauge;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
@@ -91,6 +93,13 @@ export class WatcherMetrics implements LoopMetrics, DrillMetrics {
       buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
       registers,
     });
+    this.drillRuns = new Counter({ name: 'bluegreen_guard_drill_scheduled_runs_total', help: 'Scheduled drill runs made as leader (drills.schedule).', registers });
+    this.drillTargets = new Gauge({ name: 'bluegreen_guard_drill_opted_in_virtualservices', help: 'Guarded VirtualServices opted in for drills, at the last scheduled run.', registers });
+  }
+
+  scheduledRun(optedIn: number): void {
+    this.drillRuns.inc();
+    this.drillTargets.set(optedIn);
   }
 
   drill(report: DrillReport): void {
