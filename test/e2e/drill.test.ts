@@ -6,7 +6,10 @@
 // Alertmanager and restores the weights, and reports in an Event, the
 // metrics and the object. `kubectl bluegreen drill` asks for one and prints
 // its report.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { ensureCliBuilt, REPO } from '../support/built-cli.js';
 import { DRILL, DRILL_REPORT } from '../../src/istio/annotations.js';
 import type { DrillReport } from '../../src/watcher/drill.js';
 import { primaryWeightsOf, type Scene } from '../support/stage-scene.js';
@@ -19,6 +22,7 @@ let stage: Stage;
 let scene: Scene;
 
 beforeAll(async () => {
+  await ensureCliBuilt();
   stage = await startStage({ watchers: 1, watcherConfig: { drills: { schedule: '*/5 * * * * *', trafficTimeoutSeconds: 30 } } });
   scene = await stage.seed({ namespacePrefix: 'drill' });
   await scene.mustApply('DestinationRule with green and blue', scene.destinationRule());
@@ -29,6 +33,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await stage?.stop();
 }, 120_000);
+
+/** `kubectl bluegreen ARGS` with bin/ on PATH and the admin KUBECONFIG, as a user's shell has them. */
+function kubectlBluegreen(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(stage.cp.binDir, 'kubectl'), ['bluegreen', ...args], { env: { ...process.env, PATH: `${join(REPO, 'bin')}:${process.env.PATH ?? ''}`, KUBECONFIG: stage.cp.kubeconfigPath }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
 
 const drillEvents = async () => (await scene.events()).filter((e) => /^Drill/.test(e.reason ?? ''));
 
@@ -64,5 +85,15 @@ describe('scheduled failover drills', () => {
     const alert = (await stage.alerts()).find((a) => a.labels.alertname === 'BlueGreenGuardDrillRollback' && a.labels.namespace === scene.namespace);
     expect(alert?.labels.drill).toBe(report.id);
     expect(await stage.metric(stage.watchers[0]!.name, 'bluegreen_guard_drill_duration_seconds_count', { outcome: 'passed' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('kubectl bluegreen drill NAME asks the leader for a drill and prints its report', async () => {
+    const r = await kubectlBluegreen(['drill', scene.service, '-n', scene.namespace, '--timeout', '2m']);
+    console.log(`[kubectl bluegreen drill]\n${r.stdout}${r.stderr}`);
+    expect(r.stderr).toContain('drill requested on');
+    expect(r.stdout).toMatch(/^Drill: {7}\S+ \(on request\): PASSED$/m);
+    expect(r.stdout).toMatch(/rollback \d+\.\d s against the runbook's 120 s: within/);
+    expect(r.code).toBe(0);
+    expect(primaryWeightsOf(await scene.readVirtualService())).toEqual({ green: 100, blue: 0 });
   });
 });
