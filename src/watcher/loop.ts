@@ -84,6 +84,8 @@ export interface LoopDeps {
   recoveryProbe?: (target: RecoveryTarget, times: RecoveryTimes) => Promise<RecoveryMeasurement>;
   /** Runs a smoke test (the cycle evaluator's); with revisions and smokeTest.url, candidates at 0 % are tested before traffic. */
   smokeRunner?: (spec: SmokeTestSpec) => Promise<SmokeTestResult>;
+  /** Failover drills (DrillCoordinator): started and ended from the cycle; a VirtualService under a drill is left to it. */
+  drills?: { busy(vs: VirtualService): boolean; reconcile(guarded: readonly VirtualService[]): void };
 }
 
 export type CycleReport =
@@ -158,10 +160,9 @@ export class WatcherLoop {
     }
     const startedMs = Date.now();
     const now = deps.clock.now();
-    const entries = deps.objects
-      .virtualServices()
-      .filter((vs) => isWatched(vs, deps.objects, deps.mesh))
-      .map((vs) => this.entryFor(vs, now));
+    const guarded = deps.objects.virtualServices().filter((vs) => isWatched(vs, deps.objects, deps.mesh));
+    deps.drills?.reconcile(guarded);
+    const entries = guarded.filter((vs) => !deps.drills?.busy(vs)).map((vs) => this.entryFor(vs, now));
     const targets = entries.flatMap((e) => e.targets.map((t) => t.target));
     const { evaluations, roundError } = await this.evaluateAll(targets, now);
     let index = 0;
