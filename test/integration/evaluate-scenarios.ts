@@ -97,10 +97,10 @@ export function scenarioHistory(series: ScenarioSeries[] = scenarioSeries()): st
   });
 }
 
-/** What every backend must decide for `service`, asserted the same way whichever PromQL engine computed the snapshot. */
 /** How an engine's range selectors bound a window: `[t−w, t]` (Prometheus 2, VictoriaMetrics) or `(t−w, t]` (Prometheus 3). */
 export type RangeSelectors = 'left-closed' | 'left-open';
 
+/** What every backend must decide for `service`, asserted the same way whichever PromQL engine computed the snapshot. */
 export function expectScenario(snapshot: MetricsSnapshot, service: string, scenario: Scenario, config: WatcherConfig, ranges: RangeSelectors = 'left-closed'): void {
   const evaluation = evaluateService(snapshot, { namespace: NAMESPACE, service, version: scenario.version }, {}, config);
   for (const [rule, expected] of Object.entries(scenario.findings)) {
