@@ -5,11 +5,14 @@
 // with the default queries over the raw counters and buckets, and with
 // `queries.recordingRules` over the chart's recording rules (backfilled with
 // promtool over the same history, then served beside it by a second Prometheus).
+// A third run reads the same history split over two Prometheus servers through
+// Thanos Query (test/support/thanos.ts), as a mesh that outgrew one Prometheus.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPrometheus, type RunningPrometheus } from '../../test/support/prometheus.js';
 import { backfillRules, chartRecordingRules, type RuleGroup } from '../../test/support/recording-rules.js';
+import { startThanos } from '../../test/support/thanos.js';
 import { BenchChild, canPin } from '../lib/bench-child.js';
 import { mb, ms, print, saveJson, section, table, type BenchContext } from '../lib/report.js';
 import { meshServices, writeMeshHistory } from './istio-openmetrics.js';
@@ -25,11 +28,11 @@ const AT_SECONDS = 1_750_000_020;
 /** History needed: the 2-minute error-rate window, the 3 one-minute p99 windows, plus their rate windows. */
 const HISTORY_SECONDS = 300;
 
-export type QueryMode = 'raw' | 'recorded';
+/** raw: the default queries on one Prometheus; recorded: over the chart's recording rules; thanos: the default queries through Thanos Query over two Prometheus servers. */
+export type QueryMode = 'raw' | 'recorded' | 'thanos';
 
 export interface WatcherSize {
   services: number;
-  /** raw: the default queries over the raw counters and buckets; recorded: over the chart's recording rules. */
   mode: QueryMode;
   backfill: { samples: number; fileBytes: number; seconds: number };
   cycles: CycleMeasurement[];
@@ -75,6 +78,7 @@ export async function benchWatcher(ctx: BenchContext): Promise<{ pinned: boolean
         await recorded?.stop();
         await prometheus.stop();
       }
+      sizes.push({ services, mode: 'thanos', backfill, ...(await throughThanos(ctx, dir, services, cycles)) });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -101,6 +105,25 @@ async function measure(ctx: BenchContext, url: string, services: number, cycles:
   return { cycles: r.cycles, rssBytes: r.rssBytes, peakRssBytes: r.peakRssBytes };
 }
 
+/** The same history split over two Prometheus servers (alternate services on each), each with a sidecar, read through Thanos Query. */
+async function throughThanos(ctx: BenchContext, dir: string, services: number, cycles: number): Promise<Pick<WatcherSize, 'cycles' | 'rssBytes' | 'peakRssBytes'>> {
+  const started = performance.now();
+  const mesh = meshServices(services);
+  const shards = [0, 1].map((shard) => {
+    const file = join(dir, `shard-${shard}.om`);
+    writeMeshHistory(file, { services: mesh.filter((_, i) => i % 2 === shard), startSeconds: AT_SECONDS - HISTORY_SECONDS, endSeconds: AT_SECONDS, stepSeconds: 15 });
+    return { backfillFile: file };
+  });
+  const thanos = await startThanos({ shards, readyTimeoutMs: 300_000 });
+  try {
+    for (const s of shards) rmSync(s.backfillFile);
+    ctx.progress(`watcher: ${services} services: two Prometheus servers with sidecars and Thanos Query ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return await measure(ctx, thanos.url, services, cycles, 'thanos');
+  } finally {
+    await thanos.stop();
+  }
+}
+
 /** Each recording rule's expression as an instant query at AT, timed: the work Prometheus does once per rule interval. */
 async function ruleCost(url: string, groups: RuleGroup[]): Promise<number> {
   let total = 0;
@@ -115,14 +138,14 @@ async function ruleCost(url: string, groups: RuleGroup[]): Promise<number> {
 }
 
 function printWatcher(sizes: WatcherSize[], cycles: number): void {
-  print(`Each size: its own Prometheus holding only those services (v1 and v2 each, 10 requests/s, 10 % of candidates failing, 5 % slow); ${cycles} cycles at one instant, the first cold, with the raw queries and then with the recorded ones ("rules" is what one evaluation of the chart's recording rules costs Prometheus, once per 15 s). Evaluator ${canPin() ? `pinned to CPU ${WATCHER_CPU}` : 'not pinned'}, Prometheus on any core.\n`);
+  print(`Each size: its own Prometheus holding only those services (v1 and v2 each, 10 requests/s, 10 % of candidates failing, 5 % slow); ${cycles} cycles at one instant, the first cold, with the raw queries, with the recorded ones ("rules" is what one evaluation of the chart's recording rules costs Prometheus, once per 15 s), and with the raw ones through Thanos Query over two Prometheus servers holding half the services each. Evaluator ${canPin() ? `pinned to CPU ${WATCHER_CPU}` : 'not pinned'}, Prometheus on any core.\n`);
   const rows = sizes.map((s) => {
     const warm = s.cycles.slice(1);
     const pick = (f: (c: CycleMeasurement) => number): number => median(warm.map(f));
     const queries = [...new Set(s.cycles.map((c) => c.queries))].join('/');
     return [
       s.services,
-      s.mode === 'raw' ? 'raw' : `recorded (rules ${ms(s.ruleEvaluationMs ?? Number.NaN, 0)} ms / 15 s)`,
+      s.mode === 'recorded' ? `recorded (rules ${ms(s.ruleEvaluationMs ?? Number.NaN, 0)} ms / 15 s)` : s.mode === 'thanos' ? 'raw, through Thanos' : 'raw',
       ms(s.cycles[0]?.durationMs ?? Number.NaN, 0),
       ms(pick((c) => c.durationMs), 0),
       ms(Math.max(...warm.map((c) => c.durationMs)), 0),
@@ -139,7 +162,7 @@ function printWatcher(sizes: WatcherSize[], cycles: number): void {
   const queryCounts = new Set(sizes.flatMap((s) => s.cycles.map((c) => c.queries)));
   print(`\nQueries per cycle: ${[...queryCounts].join(', ')} at every size (${queryCounts.size === 1 ? 'constant' : 'NOT constant'}).`);
   for (const target of TARGETS) {
-    for (const mode of ['raw', 'recorded'] as const) {
+    for (const mode of ['raw', 'recorded', 'thanos'] as const) {
       const at = sizes.find((s) => s.services === target.services && s.mode === mode);
       if (!at) continue;
       const m = median(at.cycles.slice(1).map((c) => c.durationMs));
