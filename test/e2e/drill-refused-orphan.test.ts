@@ -95,6 +95,8 @@ describe('failover drills that do not pass', () => {
     expect(report).toMatchObject({ outcome: 'refused', trigger: 'request', stableSubset: 'green', candidateSubset: 'blue' });
     expect(report.reason).toMatch(/^the webhook refused the drill's 1 % on blue, as it would any cutover: /);
     expect(report.reason).toContain('[rollback-latch]');
+    // A webhook's denial is not an RBAC problem: no RBAC fix is offered.
+    expect(report.reason).not.toContain('grant the watcher patch');
     expect(report.times.raise).toBeNull();
     expect(primaryWeightsOf(vs)).toEqual(before);
     expect(annotationsOf(vs)[DRILL_IN_PROGRESS]).toBeUndefined();
