@@ -2,7 +2,8 @@
 // Prometheus and Alertmanager. A drill left behind by a stopped watcher (the
 // drill-in-progress mark, dated in the future, on raised weights) is ended by
 // the leader's reconcile: rolled back to the stable subset, the mark removed,
-// reported as failed. After the watcher rolled a failing blue back, the
+// reported as failed; a mark past 2 × trafficTimeoutSeconds + 120 s on weights
+// already at the stable subset is removed alone. After the watcher rolled a failing blue back, the
 // rollback latch holds: a drill asked for with `kubectl bluegreen drill` is
 // refused by the webhook like any cutover, and reported so, with the weights
 // untouched.
@@ -67,6 +68,24 @@ describe('failover drills that do not pass', () => {
     const alert = await waitUntil(async () => (await stage.alerts()).find((a) => a.labels.alertname === 'BlueGreenGuardDrillFailed' && a.labels.drill === orphanId), { timeoutMs: 30_000, intervalMs: 250, description: 'the orphan\'s alert' });
     expect(alert.labels).toMatchObject({ namespace: scene.namespace, reason: 'drill-failed' });
     expect(await stage.metric(stage.watchers[0]!.name, 'bluegreen_guard_drill_duration_seconds_count', { outcome: 'failed' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a mark older than 2 × trafficTimeoutSeconds + 120 s on weights already at the stable subset: the mark alone goes, reported as failed', async () => {
+    const orphanId = '20200101T000000-dead02';
+    const mark = JSON.stringify({ id: orphanId, startedAt: '2020-01-01T00:00:00.000Z' });
+    const r = await stage.cp.kubectl(['annotate', 'virtualservice', scene.service, '-n', scene.namespace, `${DRILL_IN_PROGRESS}=${mark}`]);
+    expect(r.code).toBe(0);
+    const vs = await waitUntil(
+      async () => {
+        const v = await scene.readVirtualService();
+        return annotationsOf(v)[DRILL_IN_PROGRESS] === undefined && reportOf(v)?.id === orphanId ? v : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, description: 'the old mark removed and its report recorded' },
+    );
+    expect(primaryWeightsOf(vs)).toEqual({ green: 100, blue: 0 });
+    expect(reportOf(vs)).toMatchObject({ id: orphanId, outcome: 'failed' });
+    expect(reportOf(vs)?.reason).toContain(`drill ${orphanId} was interrupted: its watcher stopped before it ended; the rollback already-rolled-back`);
+    await waitUntil(async () => (await drillEvents()).find((e) => e.reason === 'DrillFailed' && (e.message ?? '').includes(orphanId)), { timeoutMs: 30_000, intervalMs: 250, description: 'the DrillFailed Event of the old mark' });
   });
 
   it('after the watcher rolled a failing blue back, kubectl bluegreen drill NAME is refused by the webhook (rollback latch), reported as refused, weights unchanged', async () => {
