@@ -39,7 +39,8 @@ export class KubernetesVirtualServiceStore implements VirtualServiceStore {
     } catch (err) {
       const f = apiFailure(err);
       if (f.code === 409 || f.code === 422) throw new WriteConflict(f.code, `PATCH VirtualService ${namespace}/${name} refused (HTTP ${f.code}): ${f.message}`, { cause: err });
-      const hint = f.code === 403 ? '; fix: grant the watcher patch on virtualservices.networking.istio.io (the chart\'s ClusterRole does)' : '';
+      // A 403 is RBAC unless an admission webhook denied the write: then its message is the fix.
+      const hint = f.code === 403 && !/denied the request/i.test(f.message) ? '; fix: grant the watcher patch on virtualservices.networking.istio.io (the chart\'s ClusterRole does)' : '';
       throw new Error(`PATCH VirtualService ${namespace}/${name} failed (HTTP ${f.code} ${f.reason ?? ''}): ${f.message}${hint}`, { cause: err });
     }
   }

@@ -159,6 +159,24 @@ describe('the config files the chart renders are the ones the processes read', (
     expect(off.objects.filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
   });
 
+  it("skips the watcher's own writes at the API server (matchConditions), except a VirtualService carrying a drill's drill-in-progress mark", async () => {
+    const { objects } = await render('mc', 'guard-system');
+    const watcher = 'system:serviceaccount:guard-system:mc-bluegreen-guard-watcher';
+    const vwc = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration') as unknown as { webhooks: { name: string; rules: { resources: string[] }[]; matchConditions: { name: string; expression: string }[] }[] };
+    const routes = vwc.webhooks.find((w) => w.rules.some((r) => r.resources.includes('virtualservices')));
+    expect(routes?.name).toBe('istio-routes.bluegreen-guard.io');
+    expect(routes?.matchConditions).toEqual([
+      {
+        name: 'not-the-watcher-unless-a-drill',
+        expression: `request.userInfo.username != '${watcher}' || (object != null && has(object.metadata.annotations) && 'bluegreen-guard.io/drill-in-progress' in object.metadata.annotations)`,
+      },
+    ]);
+    // Every other webhook skips the watcher outright: nothing of a drill is written to workloads.
+    const others = vwc.webhooks.filter((w) => w !== routes);
+    expect(others.length).toBeGreaterThan(0);
+    for (const w of others) expect(w.matchConditions[0]).toEqual({ name: 'not-the-watcher', expression: `request.userInfo.username != '${watcher}'` });
+  });
+
   it('carries the webhook admission limits from values into the file the webhook parses, defaults unchanged', async () => {
     const defaults = parseWebhookConfig(configFile((await render('lim0', 'guard-system')).objects, 'webhook.yaml'));
     expect(defaults.admission).toMatchObject({

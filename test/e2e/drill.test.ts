@@ -6,12 +6,11 @@
 // Alertmanager and restores the weights, and reports in an Event, the
 // metrics and the object. `kubectl bluegreen drill` asks for one and prints
 // its report.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { ensureCliBuilt, REPO } from '../support/built-cli.js';
+import { ensureCliBuilt } from '../support/built-cli.js';
 import { DRILL, DRILL_REPORT } from '../../src/istio/annotations.js';
 import type { DrillReport } from '../../src/watcher/drill.js';
+import { kubectlBluegreen } from '../support/kubectl-bluegreen.js';
 import { primaryWeightsOf, type Scene } from '../support/stage-scene.js';
 import { startStage, type Stage } from '../support/stage.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -33,23 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stage?.stop();
 }, 120_000);
-
-/** `kubectl bluegreen ARGS` with bin/ on PATH and the admin KUBECONFIG, as a user's shell has them. */
-function kubectlBluegreen(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(stage.cp.binDir, 'kubectl'), ['bluegreen', ...args], { env: { ...process.env, PATH: `${join(REPO, 'bin')}:${process.env.PATH ?? ''}`, KUBECONFIG: stage.cp.kubeconfigPath }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
 
 const drillEvents = async () => (await scene.events()).filter((e) => /^Drill/.test(e.reason ?? ''));
 
@@ -88,7 +70,7 @@ describe('scheduled failover drills', () => {
   });
 
   it('kubectl bluegreen drill NAME asks the leader for a drill and prints its report', async () => {
-    const r = await kubectlBluegreen(['drill', scene.service, '-n', scene.namespace, '--timeout', '2m']);
+    const r = await kubectlBluegreen(stage, ['drill', scene.service, '-n', scene.namespace, '--timeout', '2m']);
     console.log(`[kubectl bluegreen drill]\n${r.stdout}${r.stderr}`);
     expect(r.stderr).toContain('drill requested on');
     expect(r.stdout).toMatch(/^Drill: {7}\S+ \(on request\): PASSED$/m);
