@@ -22,6 +22,7 @@ import type { LoopIO } from './loop-io.js';
 import type { RecoveryTarget, RecoveryTimes } from './recovery-probe.js';
 import { DEFAULT_RECOVERY_POLICY, recoveryAnnotation, type RecoveryMeasurement, type RecoveryPolicy } from './recovery.js';
 import { smokeBeforeTraffic } from './pre-traffic-smoke.js';
+import { completionReport, podTimesChanges, recordZeroPercent, type PodTimesSource } from './cutover-timeline.js';
 import type { SmokeTestResult, SmokeTestSpec } from './smoke-test.js';
 import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
 import { worst, type Evaluation, type ServiceKey, type WatchFinding } from './verdict.js';
@@ -84,6 +85,8 @@ export interface LoopDeps {
   recoveryProbe?: (target: RecoveryTarget, times: RecoveryTimes) => Promise<RecoveryMeasurement>;
   /** Runs a smoke test (the cycle evaluator's); with revisions and smokeTest.url, candidates at 0 % are tested before traffic. */
   smokeRunner?: (spec: SmokeTestSpec) => Promise<SmokeTestResult>;
+  /** Reads when the candidate's pods were created and Ready, for the cutover report; without it, those steps are unknown. */
+  podTimes?: PodTimesSource;
 }
 
 export type CycleReport =
@@ -241,9 +244,12 @@ export class WatcherLoop {
 
     if (state.phase === 'rolled-back') await this.followRecovery(vs, state, now, outgoing);
     if (state.active.length === 0) await this.smokeBeforeTraffic(vs, state, now);
+    if (state.active.length === 0 && !deps.config.dryRun) await recordZeroPercent(vs, state, now, this.io());
     const transition = decideCutover(state, now, verdict, { holdSeconds: deps.config.holdSeconds });
+    const report = transition.kind === 'confirmed-stable' ? completionReport(vs, state, 'hold-passed', now) : undefined;
     if (transition.kind !== 'none') {
-      const recorded = await this.record(vs, transition.annotations);
+      const timeline = transition.kind === 'cutover-began' ? await podTimesChanges(vs, primary && this.podTarget(primary), this.io(), this.lookupTimeoutMs()) : report?.annotations;
+      const recorded = await this.record(vs, { ...transition.annotations, ...timeline });
       deps.log.info({ ...logKeys(vs), transition: transition.kind, recorded }, `cutover ${transition.kind}`);
       if (recorded && transition.kind === 'cutover-began') {
         await this.event(vs, { type: 'Normal', reason: 'CutoverStarted', message: `cutover to subset ${transition.candidate} began; watching its thresholds`, at: now });
@@ -252,7 +258,7 @@ export class WatcherLoop {
         await this.event(vs, {
           type: 'Normal',
           reason: 'CutoverStable',
-          message: `no breach for ${deps.config.holdSeconds} s at full traffic: ${transition.stable} is now the stable subset, ${transition.previousStable} the next candidate`,
+          message: `no breach for ${deps.config.holdSeconds} s at full traffic: ${transition.stable} is now the stable subset, ${transition.previousStable} the next candidate. ${report?.summary ?? ''}`.trimEnd(),
           at: now,
         });
         if (deps.config.promotion.enabled) await this.promote(vs, primary.target.key, primary.identity, ctx, outgoing);
@@ -287,7 +293,8 @@ export class WatcherLoop {
     ]);
     if (target?.unknown) deps.log.warn(logKeys(vs), target.unknown);
     const recovery = this.recoveryWatched() ? recoveryAnnotation({ state: 'pending', rolledBackAt: now.toISOString(), alertReason: breached[0]?.rule ?? 'breach', candidateVersion: ctx.key.version }) : {};
-    const annotations = { ...latch, ...recovery };
+    const report = completionReport(vs, state, 'rolled-back', now);
+    const annotations = { ...latch, ...recovery, ...report.annotations };
     const result = target?.blocked ?? (await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations }));
     deps.metrics.rollback(result.outcome, result.conflicts);
     const fields = { ...logKeys(vs), rule: breached.map((f) => f.rule).join(','), outcome: result.outcome, conflicts: result.conflicts };
@@ -297,7 +304,7 @@ export class WatcherLoop {
         return 'already-rolled-back';
       case 'rolled-back': {
         if (vs.metadata.resourceVersion !== undefined) this.rolledBackFrom.set(uid, vs.metadata.resourceVersion);
-        const summary = `traffic back on ${state.roles.stableSubset} 100 % and verified: ${alerts.describeChanges(result.changes)}. Why: ${reason}`;
+        const summary = `traffic back on ${state.roles.stableSubset} 100 % and verified: ${alerts.describeChanges(result.changes)}. Why: ${reason}. ${report.summary}`;
         deps.log.warn({ ...fields, changes: result.changes }, 'rolled back');
         await this.event(vs, { type: 'Warning', reason: 'RolledBack', message: summary, at: now });
         outgoing.push(alerts.rolledBackAlert(ctx, breached, state.roles.stableSubset, result));
@@ -311,6 +318,17 @@ export class WatcherLoop {
         return 'not-rolled-back';
       }
     }
+  }
+
+  /** Where the candidate's pods are, for the cutover report's deploy and ready steps. */
+  private podTarget(t: Entry['targets'][number]): { namespace: string; service: string; subsetLabels: Record<string, string> } | undefined {
+    // Without the subset's labels the Service's selector alone would take the stable subset's pods too.
+    if (Object.keys(t.identity.labels).length === 0) return undefined;
+    return { namespace: t.target.key.namespace, service: t.target.key.service, subsetLabels: t.identity.labels };
+  }
+
+  private lookupTimeoutMs(): number {
+    return (this.deps.config.latch ?? DEFAULT_LATCH_POLICY).lookupTimeoutMs;
   }
 
   /** Last pre-traffic smoke test per VirtualService and subset (a cache of throttling only). */
