@@ -34,6 +34,8 @@ export const GUARD_ALERT_NAMES = {
   warning: 'BlueGreenGuardWarning',
   noData: 'BlueGreenGuardNoData',
   blind: 'BlueGreenGuardBlind',
+  drillRollback: 'BlueGreenGuardDrillRollback',
+  drillFailed: 'BlueGreenGuardDrillFailed',
 } as const;
 
 export interface GuardAlertInput {

@@ -32,6 +32,8 @@ import type { MetricsSource } from '../prometheus/metrics-source.js';
 import { PrometheusMetricsSource } from '../prometheus/prometheus-metrics-source.js';
 import { MetricsCycleEvaluator } from '../watcher/cycle-evaluator.js';
 import { WatcherLoop } from '../watcher/loop.js';
+import { DrillCoordinator } from '../watcher/drills.js';
+import { PrometheusDrillTraffic } from '../watcher/drill-traffic.js';
 import { WatcherMetrics } from '../watcher/watcher-metrics.js';
 import { createMetricsServer } from '../http/metrics-server.js';
 import { loadKubeConfig, serveUntilSignal } from './process-lifecycle.js';
@@ -114,16 +116,46 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
   for (const warning of config.warnings) log.warn({}, warning);
 
   const subsetPods = new KubernetesSubsetPods(core);
+  const evaluator = new MetricsCycleEvaluator({
+    source,
+    config,
+    // Each answer to the read of firing alerts says Alertmanager is up: undelivered alerts go at once.
+    ...(alertmanager ? { firingAlerts: new AlertmanagerFiringAlertSource({ ...alertmanager, ...config.alerts, onAnswered: () => retrying?.alertmanagerAnswered() }) } : {}),
+  });
+  const patcher = new VirtualServicePatcher(store, { mesh: config.mesh });
+  const events = new KubernetesEventRecorder(core, options.identity);
+  const leading = { isLeader: () => elector.isLeader() };
+  const alertLabels = { extraLabels: config.alerts.extraLabels, generatorUrl: config.alerts.generatorUrl ?? config.prometheusUrl };
+  const drills = new DrillCoordinator({
+    drill: {
+      store,
+      rollBack: (vs, request) => patcher.rollBack(vs, request),
+      traffic: new PrometheusDrillTraffic(source),
+      // Not the retrying sink: the drill checks that Alertmanager takes its alert now.
+      alerts: alertmanager ? new AlertmanagerAlertSink(alertmanager) : { send: () => Promise.reject(new Error('alertmanagerUrl is empty')) },
+      stableVerdict: async (virtualService, key, subset) => (await evaluator.evaluate([{ virtualService, key, subset, cutoverStartedAt: undefined }], clock.now()))[0]?.verdict ?? 'error',
+      objects: caches.objects(),
+      readyPods: subsetPods,
+      mesh: config.mesh,
+      clock,
+      alertLabels,
+    },
+    objects: caches.objects(),
+    elector: leading,
+    events,
+    alerts: sink,
+    metrics,
+    log: log.child({ component: 'drills' }),
+    mesh: config.mesh,
+    config: config.drills,
+    dryRun: config.dryRun,
+  });
   const loop: WatcherLoop = new WatcherLoop({
     objects: caches.objects(),
-    evaluator: new MetricsCycleEvaluator({
-      source,
-      config,
-      // Each answer to the read of firing alerts says Alertmanager is up: undelivered alerts go at once.
-      ...(alertmanager ? { firingAlerts: new AlertmanagerFiringAlertSource({ ...alertmanager, ...config.alerts, onAnswered: () => retrying?.alertmanagerAnswered() }) } : {}),
-    }),
-    writer: new VirtualServicePatcher(store, { mesh: config.mesh }),
-    events: new KubernetesEventRecorder(core, options.identity),
+    evaluator,
+    writer: patcher,
+    events,
+    drills,
     alerts: sink,
     promoter: new KubernetesDeploymentPromoter(core, kubeConfig.makeApiClient(AppsV1Api)),
     revisions: subsetPods,
@@ -132,12 +164,12 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     recoveryProbe: (target, times) => measureRecovery(source, target, times),
     smokeRunner: (spec) => runSmokeTest(spec),
     // Asked at each step, so a lost Lease stops writes mid-cycle.
-    elector: { isLeader: () => elector.isLeader() },
+    elector: leading,
     clock,
     metrics,
     log: log.child({ component: 'loop' }),
     mesh: config.mesh,
-    config: { ...config, alerts: { extraLabels: config.alerts.extraLabels, generatorUrl: config.alerts.generatorUrl ?? config.prometheusUrl } },
+    config: { ...config, alerts: alertLabels },
   });
 
   const elector = new LeaseElector(new KubernetesLeaseStore(kubeConfig.makeApiClient(CoordinationV1Api), config.lease.namespace, config.lease.name), {
@@ -168,6 +200,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
   caches.start();
   elector.start();
   loop.start();
+  drills.start();
   // The first cycle ran before the caches had anything: run the next one as soon as they have.
   void caches.whenSynced().then(() => loop.wake());
   log.info(
@@ -177,6 +210,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
       metrics: `http://${metricsAddress.address}:${metricsAddress.port}/metrics`,
       intervalSeconds: config.intervalSeconds,
       dryRun: config.dryRun,
+      drills: config.drills.enabled ? `${config.drills.schedule} (${config.drills.timezone}), opted-in VirtualServices only` : 'not scheduled (kubectl bluegreen drill still works)',
       prometheus: config.prometheusUrl,
       alertmanager: config.alertmanagerUrl,
       mesh: config.mesh,
@@ -193,6 +227,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     stop: async () => {
       if (stopping) return;
       stopping = true;
+      await drills.stop();
       await loop.stop();
       retrying?.stop();
       await elector.stop();

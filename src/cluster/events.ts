@@ -7,7 +7,7 @@ import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { VirtualService } from '../istio/types.js';
 import { apiFailure } from './api-error.js';
 
-export type EventReason = 'RolledBack' | 'RollbackFailed' | 'RollbackBlocked' | 'CutoverStarted' | 'CutoverStable' | 'Promoted' | 'WouldRollBack' | 'RollbackLatchExpired' | 'Recovered' | 'RecoveryFailed';
+export type EventReason = 'RolledBack' | 'RollbackFailed' | 'RollbackBlocked' | 'CutoverStarted' | 'CutoverStable' | 'Promoted' | 'WouldRollBack' | 'RollbackLatchExpired' | 'Recovered' | 'RecoveryFailed' | 'DrillPassed' | 'DrillFailed' | 'DrillRefused' | 'DrillSkipped';
 
 export interface GuardEvent {
   type: 'Normal' | 'Warning';

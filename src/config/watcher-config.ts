@@ -5,6 +5,9 @@ import { DEFAULT_MESH, type Mesh } from '../istio/mesh.js';
 import { DEFAULT_LATCH_POLICY, type LatchPolicy } from '../watcher/latch.js';
 import { parseMeshConfig, type LegacyMeshValue, type MeshField } from './mesh-config.js';
 import { DEFAULT_RECOVERY_POLICY, type RecoveryPolicy } from '../watcher/recovery.js';
+import { validate as validCron } from 'node-cron';
+import { DEFAULT_DRILL_POLICY } from '../watcher/drill.js';
+import type { DrillScheduleConfig } from '../watcher/drills.js';
 import { DEFAULT_ERROR_RATIO_QUERY, DEFAULT_LATENCY_P99_QUERY, ISTIO_LABELS, type QueryTemplate } from '../prometheus/query-templates.js';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
@@ -77,6 +80,8 @@ export interface WatcherConfig {
   warnings: string[];
   /** After a rollback: the stable version back to its pre-cutover level within windowSeconds, callers too (docs/watcher-rollback.md). */
   recovery: RecoveryPolicy;
+  /** Failover drills (docs/drills.md): the schedule, and how a drill runs. Only opted-in VirtualServices are drilled. */
+  drills: DrillScheduleConfig;
 }
 
 export function defaultWatcherConfig(): WatcherConfig {
@@ -115,6 +120,8 @@ export function defaultWatcherConfig(): WatcherConfig {
     mesh: { ...DEFAULT_MESH },
     warnings: [],
     recovery: { ...DEFAULT_RECOVERY_POLICY },
+    // Weekly, Monday 04:00 UTC: the seed's "test blue-green failover weekly".
+    drills: { enabled: true, schedule: '0 4 * * 1', timezone: 'UTC', ...DEFAULT_DRILL_POLICY },
   };
 }
 
@@ -237,7 +244,7 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
   const r = new Reader();
   const top = r.object(raw, '', [
     'intervalSeconds', 'dryRun', 'prometheusUrl', 'prometheusTimeoutMs', 'alertmanagerUrl', 'alertmanagerTimeoutMs',
-    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion', 'latch', 'recovery', 'mesh',
+    'errorRate', 'latencyP99', 'earlyWindow', 'holdSeconds', 'noData', 'blind', 'queries', 'smokeTest', 'alerts', 'lease', 'promotion', 'latch', 'recovery', 'mesh', 'drills',
   ]);
   const seconds = { exclusiveMin: 0 };
   const ratio = { exclusiveMin: 0, max: 1 };
@@ -309,6 +316,7 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
   const la = r.object(top?.latch, 'latch', ['enabled', 'expirySeconds', 'lookupTimeoutMs']);
   const mesh = parseMeshConfig(top?.mesh, legacyMesh);
   r.problems.push(...mesh.problems);
+  const dr = r.object(top?.drills, 'drills', ['enabled', 'schedule', 'timezone', 'sharePercent', 'trafficTimeoutSeconds', 'maxRollbackSeconds', 'pollIntervalMs']);
   const rc = r.object(top?.recovery, 'recovery', ['enabled', 'windowSeconds', 'baselineSeconds', 'rateWindowSeconds', 'errorRatioMargin', 'latencyP99MarginRatio', 'latencyP99MarginMs']);
 
   const config: WatcherConfig = {
@@ -366,6 +374,15 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
       latencyP99MarginRatio: r.number(rc, 'recovery', 'latencyP99MarginRatio', d.recovery.latencyP99MarginRatio, { min: 0 }),
       latencyP99MarginMs: r.number(rc, 'recovery', 'latencyP99MarginMs', d.recovery.latencyP99MarginMs, { min: 0 }),
     },
+    drills: {
+      enabled: r.boolean(dr, 'drills', 'enabled', d.drills.enabled),
+      schedule: r.string(dr, 'drills', 'schedule', d.drills.schedule, cronExpression),
+      timezone: r.string(dr, 'drills', 'timezone', d.drills.timezone, timeZone),
+      sharePercent: r.number(dr, 'drills', 'sharePercent', d.drills.sharePercent, { min: 1, max: 50, integer: true }),
+      trafficTimeoutSeconds: r.number(dr, 'drills', 'trafficTimeoutSeconds', d.drills.trafficTimeoutSeconds, { min: 1, max: 600 }),
+      maxRollbackSeconds: r.number(dr, 'drills', 'maxRollbackSeconds', d.drills.maxRollbackSeconds, { exclusiveMin: 0 }),
+      pollIntervalMs: r.number(dr, 'drills', 'pollIntervalMs', d.drills.pollIntervalMs, { min: 50, max: 60_000, integer: true }),
+    },
   };
   for (const name of Object.keys(config.alerts.extraLabels)) {
     const problem = labelName(name);
@@ -401,6 +418,19 @@ function labelName(s: string): string | undefined {
 
 function dnsName(s: string): string | undefined {
   return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s) && s.length <= 63 ? undefined : `${JSON.stringify(s)} is not a valid Kubernetes name; fix: lower-case letters, digits and '-'`;
+}
+
+function cronExpression(s: string): string | undefined {
+  return validCron(s) ? undefined : `${JSON.stringify(s)} is not a cron expression; fix: five fields (minute hour day-of-month month day-of-week, e.g. "0 4 * * 1" for Mondays 04:00) or six with seconds first`;
+}
+
+function timeZone(s: string): string | undefined {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: s });
+    return undefined;
+  } catch {
+    return `${JSON.stringify(s)} is not an IANA time zone; fix: e.g. UTC or Europe/Berlin`;
+  }
 }
 
 function regex(s: string): string | undefined {

@@ -64,3 +64,17 @@ export const ROLLBACK_LATCH_ACK = `${PREFIX}rollback-latch-ack`;
 export const RECOVERY = `${PREFIX}recovery`;
 /** The watcher's pre-traffic smoke test of a candidate at 0 %: outcome and the revisions tested (JSON, watcher/pre-traffic-smoke.ts). */
 export const SMOKE_RESULT = `${PREFIX}smoke-result`;
+/**
+ * Failover drills opt in with `enabled`: on the VirtualService (this annotation) or on its
+ * namespace (a label of the same key). Nothing else is ever drilled (watcher/drill.ts).
+ */
+export const DRILL = `${PREFIX}drill`;
+/**
+ * On a drill's raise of the candidate (JSON: id, started at). A watcher write that carries it is
+ * judged by the webhook like anyone's cutover: the watcher's exemption covers its rollbacks only.
+ */
+export const DRILL_IN_PROGRESS = `${PREFIX}drill-in-progress`;
+/** Set by `kubectl bluegreen drill`: the leader runs a drill now and answers in DRILL_REPORT. */
+export const DRILL_REQUESTED_AT = `${PREFIX}drill-requested-at`;
+/** The last drill's report (JSON, watcher/drill.ts DrillReport). */
+export const DRILL_REPORT = `${PREFIX}last-drill`;

@@ -87,6 +87,8 @@ export interface LoopDeps {
   smokeRunner?: (spec: SmokeTestSpec) => Promise<SmokeTestResult>;
   /** Reads when the candidate's pods were created and Ready, for the cutover report; without it, those steps are unknown. */
   podTimes?: PodTimesSource;
+  /** Failover drills (DrillCoordinator): started and ended from the cycle; a VirtualService under a drill is left to it. */
+  drills?: { busy(vs: VirtualService): boolean; reconcile(guarded: readonly VirtualService[]): void };
 }
 
 export type CycleReport =
@@ -161,10 +163,9 @@ export class WatcherLoop {
     }
     const startedMs = Date.now();
     const now = deps.clock.now();
-    const entries = deps.objects
-      .virtualServices()
-      .filter((vs) => isWatched(vs, deps.objects, deps.mesh))
-      .map((vs) => this.entryFor(vs, now));
+    const guarded = deps.objects.virtualServices().filter((vs) => isWatched(vs, deps.objects, deps.mesh));
+    deps.drills?.reconcile(guarded);
+    const entries = guarded.filter((vs) => !deps.drills?.busy(vs)).map((vs) => this.entryFor(vs, now));
     const targets = entries.flatMap((e) => e.targets.map((t) => t.target));
     const { evaluations, roundError } = await this.evaluateAll(targets, now);
     let index = 0;

@@ -2,6 +2,8 @@
 // no global default registry): what it evaluated, what it decided, what it
 // wrote, how Prometheus answered, and whether this replica leads.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DrillReport } from './drill.js';
+import type { DrillMetrics } from './drills.js';
 import type { FindingStatus, Verdict, WatchFinding } from './verdict.js';
 
 /** What the loop reports. A narrow port, so loop tests can count without prom-client. */
@@ -14,7 +16,7 @@ export interface LoopMetrics {
   leader(isLeader: boolean): void;
 }
 
-export class WatcherMetrics implements LoopMetrics {
+export class WatcherMetrics implements LoopMetrics, DrillMetrics {
   readonly registry: Registry;
   private readonly cycles: Histogram;
   private readonly guarded: Gauge;
@@ -29,6 +31,10 @@ export class WatcherMetrics implements LoopMetrics {
   private readonly alertsDroppedTotal: Counter;
   private readonly leading: Gauge;
   private readonly queries: Histogram<'kind' | 'ok'>;
+  private readonly drillDurations: Histogram<'outcome'>;
+  private readonly drillRollbacks: Histogram;
+  private readonly drillRuns: Counter;
+  private readonly drillTargets: Gauge;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
@@ -74,6 +80,31 @@ export class WatcherMetrics implements LoopMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
+    this.drillDurations = new Histogram({
+      name: 'bluegreen_guard_drill_duration_seconds',
+      help: 'Failover drills, start to end (raise, rollback, traffic back, restore), by outcome (passed, failed, refused, skipped).',
+      labelNames: ['outcome'],
+      buckets: [1, 5, 10, 20, 30, 60, 90, 120, 180, 300],
+      registers,
+    });
+    this.drillRollbacks = new Histogram({
+      name: 'bluegreen_guard_drill_rollback_seconds',
+      help: "A drill's rollback, from its start until Prometheus shows the candidate's traffic gone (the runbook allows 120 s).",
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers,
+    });
+    this.drillRuns = new Counter({ name: 'bluegreen_guard_drill_scheduled_runs_total', help: 'Scheduled drill runs made as leader (drills.schedule).', registers });
+    this.drillTargets = new Gauge({ name: 'bluegreen_guard_drill_opted_in_virtualservices', help: 'Guarded VirtualServices opted in for drills, at the last scheduled run.', registers });
+  }
+
+  scheduledRun(optedIn: number): void {
+    this.drillRuns.inc();
+    this.drillTargets.set(optedIn);
+  }
+
+  drill(report: DrillReport): void {
+    this.drillDurations.observe({ outcome: report.outcome }, report.times.total / 1000);
+    if (report.rollbackSeconds !== null) this.drillRollbacks.observe(report.rollbackSeconds);
   }
 
   cycle(durationMs: number, guardedServices: number, evaluatedServices: number): void {

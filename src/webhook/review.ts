@@ -1,6 +1,7 @@
 // The rule core: one admission request in, one verdict out. Pure and
 // synchronous: cluster state comes in through the ClusterState port (watch
 // caches in the webhook, files in `preflight`), so both give the same verdict.
+import { DRILL_IN_PROGRESS } from '../istio/annotations.js';
 import type { ClusterState } from '../cluster/cluster-state.js';
 import { objectRef, type DestinationRule, type IstioObject, type VirtualService } from '../istio/types.js';
 import type { RulesConfig } from './rules-config.js';
@@ -46,7 +47,9 @@ const CUTOVER_RULES: readonly VsRule[] = [checkSubsetSelectsPods, checkVersionLa
 export function review(input: ReviewInput, state: ClusterState, config: RulesConfig, scrape?: ScrapeStatus): ReviewVerdict {
   const subject = input.object ?? input.oldObject;
   if (!subject || !isIstioKind(subject) || input.operation === 'CONNECT') return { allowed: true, findings: [], auditAnnotations: {} };
-  if (config.watcherUsernames.includes(input.requester.username)) {
+  // The watcher's rollbacks and records are exempt; a drill's raise of a candidate (it carries
+  // DRILL_IN_PROGRESS) is a cutover like anyone's and is judged.
+  if (config.watcherUsernames.includes(input.requester.username) && !isDrillRaise(input.object)) {
     return { allowed: true, findings: [], exemption: 'watcher', auditAnnotations: {} };
   }
 
@@ -158,4 +161,8 @@ function isIstioKind(o: AdmittedObject): o is IstioObject {
 
 function asDestinationRule(o: AdmittedObject | undefined): DestinationRule | undefined {
   return o?.kind === 'DestinationRule' ? o : undefined;
+}
+
+function isDrillRaise(object: ReviewInput['object']): boolean {
+  return object?.kind === 'VirtualService' && object.metadata.annotations?.[DRILL_IN_PROGRESS] !== undefined;
 }

@@ -181,10 +181,10 @@ describe('kubectl bluegreen against a live cutover', () => {
     expect(vs.metadata.annotations?.[ROLLBACK_LATCH_ACK]).toBe('fixed in v2.1');
   });
 
-  it('drill says plainly that it is not available yet', async () => {
+  it('drill refuses a VirtualService that has not opted in, and names the fix', async () => {
     const r = await kubectlBluegreen(['drill', scene.service, ...ns()]);
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain('not part of this release yet');
+    expect(r.stderr).toContain(`is not opted in for failover drills; fix: kubectl annotate virtualservice ${scene.service} -n ${scene.namespace} bluegreen-guard.io/drill=enabled`);
   });
 });
 

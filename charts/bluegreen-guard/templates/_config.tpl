@@ -91,6 +91,7 @@ install when `mesh` says something else.
   "latch" $a.latch
   "mesh" (include "bgg.mesh" . | fromYaml)
   "recovery" $a.recovery
+  "drills" $a.drills
 -}}
 {{- $watcher = mustMergeOverwrite $watcher (deepCopy $a.extraConfig) -}}
 {{ toYaml $watcher }}

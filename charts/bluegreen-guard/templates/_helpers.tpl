@@ -146,6 +146,15 @@ objectSelector:
 
 {{/* The watcher's writes never wait on the webhook, and are never refused when
 it is unreachable, whatever the failurePolicy. */}}
+{{- /* For VirtualServices: the watcher's writes are exempt, but not a drill's raise of a
+candidate (it carries bluegreen-guard.io/drill-in-progress): that is a cutover like anyone's. */ -}}
+{{- define "bgg.webhook.notTheWatcherUnlessDrill" -}}
+- name: not-the-watcher-unless-a-drill
+  expression: >-
+    request.userInfo.username != {{ include "bgg.watcher.username" . | squote }} ||
+    (object != null && has(object.metadata.annotations) && 'bluegreen-guard.io/drill-in-progress' in object.metadata.annotations)
+{{- end -}}
+
 {{- define "bgg.webhook.notTheWatcher" -}}
 - name: not-the-watcher
   expression: request.userInfo.username != {{ include "bgg.watcher.username" . | squote }}

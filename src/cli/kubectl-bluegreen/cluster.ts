@@ -93,14 +93,18 @@ export class PluginCluster {
     if (own === 'disabled') return false;
     let labels = namespaceLabels?.get(vs.metadata.namespace);
     if (!labels) {
-      try {
-        labels = (await this.core.readNamespace({ name: vs.metadata.namespace })).metadata?.labels ?? {};
-      } catch (err) {
-        throw this.failure(err, 'get', `Namespace ${vs.metadata.namespace}`);
-      }
+      labels = await this.namespaceLabels(vs.metadata.namespace);
       namespaceLabels?.set(vs.metadata.namespace, labels);
     }
     return labels[GUARD_LABEL] === 'enabled';
+  }
+
+  async namespaceLabels(namespace: string): Promise<Record<string, string>> {
+    try {
+      return (await this.core.readNamespace({ name: namespace })).metadata?.labels ?? {};
+    } catch (err) {
+      throw this.failure(err, 'get', `Namespace ${namespace}`);
+    }
   }
 
   /** A guarded VirtualService, or an error saying how to guard it. */

@@ -14,7 +14,11 @@ import { decideCutover, readCutoverState } from '../../watcher/cutover-state.js'
 import { evaluateService } from '../../watcher/evaluate.js';
 import { collectMetrics, keyOf } from '../../watcher/metrics-snapshot.js';
 import { VirtualServicePatcher } from '../../watcher/virtual-service-patcher.js';
+import { DRILL, DRILL_REQUESTED_AT } from '../../istio/annotations.js';
+import { lastReport } from '../../watcher/drills.js';
+import { annotationOps } from '../../watcher/json-patch.js';
 import { PluginCluster, PluginError, type ClusterFlags } from './cluster.js';
+import { renderDrill } from './drill-view.js';
 import { describeStatus, duration, exitCodeOf, isSettled, renderStatus, type CutoverStatus, type StatusInput } from './status-view.js';
 
 const USAGE = `usage: kubectl bluegreen <command> [NAME] [flags]
@@ -27,7 +31,8 @@ commands:
   promote NAME    record the candidate stable once the hold has passed
                   [--force --reason TEXT: before the hold ends, members of --break-glass-group only]
   ack NAME        clear the rollback latch  --reason TEXT
-  drill NAME      run a failover drill now
+  drill NAME      ask the watcher for a failover drill now and print its report
+                  [--timeout 5m] [-o json]; the VirtualService must opt in
 
 flags like kubectl: --kubeconfig FILE, --context NAME, -n/--namespace NS
   --config FILE   the watcher's configuration (thresholds, holdSeconds, queries); default: the chart's defaults
@@ -86,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'ack':
         return await ack(cluster, name, str(values.reason) ?? '');
       case 'drill':
-        throw new PluginError('drill: scheduled and on-demand failover drills are not part of this release yet; rehearse by hand with a canary and kubectl bluegreen rollback');
+        return await drill(cluster, name, config, values);
       default:
         throw new PluginError(`unknown command '${command}'\n\n${USAGE}`);
     }
@@ -272,6 +277,52 @@ async function ack(cluster: PluginCluster, name: string, reason: string): Promis
     case 'refused':
     case 'failed':
       throw new PluginError(`${where}: the latch was not cleared: ${result.error}`);
+  }
+}
+
+/**
+ * The leader runs the drill (with the watcher's Prometheus, Alertmanager and identity, judged by the
+ * webhook like any cutover); this asks for it and waits for the report it records on the object.
+ */
+async function drill(cluster: PluginCluster, name: string, config: WatcherConfig, values: Values): Promise<number> {
+  const vs = await cluster.guardedVirtualService(name);
+  const { namespace } = vs.metadata;
+  const where = `${namespace}/${name}`;
+  const own = vs.metadata.annotations?.[DRILL];
+  const optedIn = own !== undefined ? own === 'enabled' : (await cluster.namespaceLabels(namespace))[DRILL] === 'enabled';
+  if (!optedIn) {
+    throw new PluginError(`${where} is not opted in for failover drills; fix: kubectl annotate virtualservice ${name} -n ${namespace} ${DRILL}=enabled (or label the namespace ${DRILL}=enabled)`);
+  }
+  const timeoutText = str(values.timeout) ?? '5m';
+  const timeoutMs = parseTimeout(timeoutText) ?? 300_000;
+  const requestedAt = new Date().toISOString();
+  const store = cluster.store();
+  try {
+    await store.patch(namespace, name, annotationOps(vs.metadata.annotations, { [DRILL_REQUESTED_AT]: requestedAt }));
+  } catch (err) {
+    throw cluster.failure(err, 'patch', `VirtualService ${where}`);
+  }
+  process.stderr.write(`drill requested on ${where} at ${requestedAt}; waiting up to ${timeoutText} for the watcher's report\n`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let current: VirtualService;
+    try {
+      current = await store.get(namespace, name);
+    } catch (err) {
+      throw cluster.failure(err, 'get', `VirtualService ${where}`);
+    }
+    const report = lastReport(current);
+    if (report?.requestedAt === requestedAt) {
+      process.stdout.write(values.output === 'json' ? `${JSON.stringify(report)}\n` : renderDrill(report, config.drills.maxRollbackSeconds));
+      return report.outcome === 'passed' ? 0 : 1;
+    }
+    if (Date.now() >= deadline) {
+      process.stderr.write(
+        `kubectl bluegreen: no drill report on ${where} after --timeout ${timeoutText}; is a watcher running, holding its Lease and not in dry run? (kubectl -n bluegreen-guard get lease; kubectl -n bluegreen-guard logs deploy/bluegreen-guard-watcher)\n`,
+      );
+      return 2;
+    }
+    await new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(0, deadline - Date.now()))));
   }
 }
 
