@@ -157,6 +157,7 @@ export class WatcherLoop {
     const leader = deps.elector.isLeader();
     deps.metrics.leader(leader);
     if (!leader) return { ran: false, why: 'not-leader' };
+    this.written.clear();
     if (!deps.objects.synced()) {
       deps.log.warn({}, 'watch caches not synced yet: skipping this cycle');
       return { ran: false, why: 'caches-not-synced' };
@@ -245,7 +246,6 @@ export class WatcherLoop {
 
     if (state.phase === 'rolled-back') await this.followRecovery(vs, state, now, outgoing);
     if (state.active.length === 0) await this.smokeBeforeTraffic(vs, state, now);
-    if (state.active.length === 0 && !deps.config.dryRun) await recordZeroPercent(vs, state, now, this.io());
     const transition = decideCutover(state, now, verdict, { holdSeconds: deps.config.holdSeconds });
     const report = transition.kind === 'confirmed-stable' ? completionReport(vs, state, 'hold-passed', now) : undefined;
     if (transition.kind !== 'none') {
@@ -266,6 +266,8 @@ export class WatcherLoop {
       }
     }
     if (transition.kind === 'none') await this.expireLatch(vs, now);
+    // The report's 0 % step is the least urgent write: it waits for a cycle in which nothing else wrote the object.
+    if (state.active.length === 0 && !deps.config.dryRun && !this.written.has(uidOf(vs))) await recordZeroPercent(vs, state, now, this.io());
     await this.send(outgoing, vs);
     return { rollbacks: 0, alerts: outgoing.length };
   }
@@ -279,7 +281,7 @@ export class WatcherLoop {
   ): Promise<'rolled-back' | 'already-rolled-back' | 'skipped' | 'not-rolled-back'> {
     const { deps } = this;
     const { vs, state } = entry;
-    const uid = vs.metadata.uid ?? `${vs.metadata.namespace}/${vs.metadata.name}`;
+    const uid = uidOf(vs);
     if (vs.metadata.resourceVersion !== undefined && this.rolledBackFrom.get(uid) === vs.metadata.resourceVersion) {
       deps.log.debug(logKeys(vs), 'already rolled back from this version; the watch cache has not caught up');
       return 'skipped';
@@ -400,15 +402,20 @@ export class WatcherLoop {
   }
 
   /** Writes state to annotations (dry run: to memory). True when it is recorded. */
+  /** The objects written (or found changed) this cycle. */
+  private readonly written = new Set<string>();
+
   private async record(vs: VirtualService, changes: Readonly<AnnotationChanges>): Promise<boolean> {
     if (this.deps.config.dryRun) {
-      const uid = vs.metadata.uid ?? `${vs.metadata.namespace}/${vs.metadata.name}`;
+      const uid = uidOf(vs);
       this.dryRunAnnotations.set(uid, { ...(this.dryRunAnnotations.get(uid) ?? {}), ...changes });
       this.deps.metrics.stateWrite('dry-run');
       return true;
     }
     if (!this.deps.elector.isLeader()) return false;
     const result = await this.deps.writer.recordAnnotations(vs, changes);
+    // After a write (or a conflict) the object seen this cycle is stale: a second write on it would conflict.
+    if (result.outcome === 'recorded' || result.outcome === 'conflict') this.written.add(uidOf(vs));
     this.deps.metrics.stateWrite(result.outcome);
     if (result.outcome === 'failed') this.deps.log.error({ ...logKeys(vs), err: result.error }, 'recording cutover state failed');
     return result.outcome === 'recorded' || result.outcome === 'unchanged';
@@ -416,7 +423,7 @@ export class WatcherLoop {
 
   private withDryRunState(vs: VirtualService): VirtualService {
     if (!this.deps.config.dryRun) return vs;
-    const overlay = this.dryRunAnnotations.get(vs.metadata.uid ?? `${vs.metadata.namespace}/${vs.metadata.name}`);
+    const overlay = this.dryRunAnnotations.get(uidOf(vs));
     if (!overlay) return vs;
     const annotations = { ...(vs.metadata.annotations ?? {}) };
     for (const [k, v] of Object.entries(overlay)) {
@@ -469,4 +476,9 @@ const BLIND: Evaluation = { verdict: 'error', findings: [] };
 
 function logKeys(vs: VirtualService): Record<string, string> {
   return { namespace: vs.metadata.namespace, virtualService: vs.metadata.name, uid: vs.metadata.uid ?? '' };
+}
+
+/** A VirtualService's key in the loop's memory: its uid, or namespace/name before it has one. */
+function uidOf(vs: VirtualService): string {
+  return vs.metadata.uid ?? `${vs.metadata.namespace}/${vs.metadata.name}`;
 }
