@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything the tests, the demo and the benchmarks need on a fresh machine:
-# npm packages (with Node 24 from npm), Prometheus and Alertmanager from
-# Debian, and the Kubernetes control plane built with Go. Idempotent and quick
-# when everything is already there.
+# npm packages (with Node 24 from npm), Prometheus, Alertmanager and
+# VictoriaMetrics from Debian, and the Kubernetes control plane and Thanos built
+# with Go. Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { echo "[setup] $*" >&2; }
@@ -16,6 +16,7 @@ missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   say "installing Debian packages: ${missing[*]}"
@@ -25,3 +26,4 @@ fi
 
 say "control plane binaries: $(test/kube/build.sh)"
 say "helm for the chart tests: $(test/helm/build.sh)"
+say "thanos for the scale-out metrics tests: $(test/thanos/build.sh)"

@@ -14,6 +14,8 @@ import { ISTIO_BUCKETS_MS } from '../../test/support/istio-history.js';
 export interface MeshService {
   namespace: string;
   service: string;
+  /** Its place in the whole mesh, which decides its behaviour (behaviourOf), also when a history holds only some services. */
+  index: number;
 }
 
 export interface MeshHistory {
@@ -24,7 +26,7 @@ export interface MeshHistory {
 }
 
 export function meshServices(count: number): MeshService[] {
-  return Array.from({ length: count }, (_, i) => ({ namespace: `team-${String(Math.floor(i / 5)).padStart(4, '0')}`, service: `svc-${String(i).padStart(5, '0')}` }));
+  return Array.from({ length: count }, (_, i) => ({ namespace: `team-${String(Math.floor(i / 5)).padStart(4, '0')}`, service: `svc-${String(i).padStart(5, '0')}`, index: i }));
 }
 
 export type Behaviour = 'healthy' | 'errors' | 'slow';
@@ -95,9 +97,9 @@ export function writeMeshHistory(file: string, spec: MeshHistory): number {
   try {
     out.line('# HELP istio_requests Total requests.');
     out.line('# TYPE istio_requests counter');
-    spec.services.forEach((s, i) => {
+    spec.services.forEach((s) => {
       for (const version of versions) {
-        const traffic = interval(behaviourOf(i), version);
+        const traffic = interval(behaviourOf(s.index), version);
         const labels = base(s, version);
         for (const [code, perInterval] of [['200', traffic.requests - traffic.errors], ['503', traffic.errors]] as const) {
           const prefix = `istio_requests_total{${labelText({ ...labels, response_code: code })}} `;
@@ -108,9 +110,9 @@ export function writeMeshHistory(file: string, spec: MeshHistory): number {
     });
     out.line('# HELP istio_request_duration_milliseconds Request duration.');
     out.line('# TYPE istio_request_duration_milliseconds histogram');
-    spec.services.forEach((s, i) => {
+    spec.services.forEach((s) => {
       for (const version of versions) {
-        const traffic = interval(behaviourOf(i), version);
+        const traffic = interval(behaviourOf(s.index), version);
         const labels = base(s, version);
         const text = labelText(labels);
         const perBucket = [...ISTIO_BUCKETS_MS, Number.POSITIVE_INFINITY].map((bound) => traffic.latency.filter(([ms]) => ms <= bound).reduce((a, [, c]) => a + c, 0));

@@ -3,7 +3,7 @@
 // every candidate) against a real Prometheus, repeated, with the queries,
 // bytes and time of each cycle and the process's resident memory.
 import { performance } from 'node:perf_hooks';
-import { defaultWatcherConfig } from '../../src/config/watcher-config.js';
+import { parseWatcherConfig } from '../../src/config/watcher-config.js';
 import type { VirtualService } from '../../src/istio/types.js';
 import { PrometheusMetricsSource, type QueryEvent } from '../../src/prometheus/prometheus-metrics-source.js';
 import { MetricsCycleEvaluator } from '../../src/watcher/cycle-evaluator.js';
@@ -22,6 +22,15 @@ export interface CycleMeasurement {
   /** Bytes of each query's answer, in the order they were asked. */
   bytesPerQuery: number[];
   verdicts: Record<string, number>;
+}
+
+export interface WatcherProcessInput {
+  prometheusUrl: string;
+  services: number;
+  atSeconds: number;
+  cycles: number;
+  /** Read the chart's recorded series (queries.recordingRules) instead of the raw counters and buckets. */
+  recordingRules: boolean;
 }
 
 export interface WatcherProcessResult {
@@ -43,8 +52,8 @@ function target(namespace: string, service: string, atSeconds: number): WatchTar
 }
 
 async function main(): Promise<void> {
-  const { prometheusUrl, services, atSeconds, cycles } = childInput<{ prometheusUrl: string; services: number; atSeconds: number; cycles: number }>();
-  const config = defaultWatcherConfig();
+  const { prometheusUrl, services, atSeconds, cycles, recordingRules } = childInput<WatcherProcessInput>();
+  const config = parseWatcherConfig({ queries: { recordingRules } });
   let events: QueryEvent[] = [];
   const source = new PrometheusMetricsSource({ url: prometheusUrl, timeoutMs: 30_000, onQuery: (e) => events.push(e) });
   const evaluator = new MetricsCycleEvaluator({ source, config });

@@ -9,6 +9,7 @@ import { validate as validCron } from 'node-cron';
 import { DEFAULT_DRILL_POLICY } from '../watcher/drill.js';
 import type { DrillScheduleConfig } from '../watcher/drills.js';
 import { DEFAULT_ERROR_RATIO_QUERY, DEFAULT_LATENCY_P99_QUERY, ISTIO_LABELS, type QueryTemplate } from '../prometheus/query-templates.js';
+import { recordedQueries } from '../prometheus/recording-rules.js';
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
@@ -43,6 +44,11 @@ export interface WatcherConfig {
   /** Prometheus unreachable or failing: no rollback; a "guard is blind" alert once it has lasted this long. */
   blind: { alertAfterSeconds: number; severity: AlertSeverity };
   queries: {
+    /**
+     * Read the recorded series of src/prometheus/recording-rules.ts (the chart's `watcher.recordingRules`)
+     * instead of reducing raw counters and buckets in every cycle: for large meshes; values up to one rule interval old.
+     */
+    recordingRules: boolean;
     errorRatio: QueryTemplate;
     latencyP99: QueryTemplate;
     /** null: the `error-logs` rule is not evaluated (there is no standard metric for it). */
@@ -99,6 +105,7 @@ export function defaultWatcherConfig(): WatcherConfig {
     noData: { alertAfterSeconds: 300, severity: 'warning' },
     blind: { alertAfterSeconds: 60, severity: 'critical' },
     queries: {
+      recordingRules: false,
       errorRatio: { query: DEFAULT_ERROR_RATIO_QUERY, labels: { ...ISTIO_LABELS } },
       latencyP99: { query: DEFAULT_LATENCY_P99_QUERY, labels: { ...ISTIO_LABELS } },
       errorLogs: null,
@@ -286,12 +293,17 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
     };
   };
 
-  const q = r.object(top?.queries, 'queries', ['errorRatio', 'latencyP99', 'errorLogs', 'circuitBreakerOpen']);
+  const q = r.object(top?.queries, 'queries', ['recordingRules', 'errorRatio', 'latencyP99', 'errorLogs', 'circuitBreakerOpen']);
+  const recordingRules = r.boolean(q, 'queries', 'recordingRules', d.queries.recordingRules);
+  const ruleDefaults = recordingRules ? recordedQueries() : d.queries;
   const requiredQuery = (key: 'errorRatio' | 'latencyP99'): QueryTemplate => {
-    const value = r.query(q, 'queries', key, d.queries[key]);
+    if (recordingRules && q?.[key] !== undefined) {
+      r.problems.push(`queries.${key}: set together with queries.recordingRules: true, which reads the chart's recorded series instead; fix: remove one of them`);
+    }
+    const value = r.query(q, 'queries', key, ruleDefaults[key]);
     if (value === null) {
       r.problems.push(`queries.${key}: cannot be null, the rollback rules need it; fix: remove the field to use the default`);
-      return d.queries[key];
+      return ruleDefaults[key];
     }
     return value;
   };
@@ -333,6 +345,7 @@ export function parseWatcherConfig(raw: unknown, legacyMesh: Partial<Record<Mesh
     noData: alertTiming('noData'),
     blind: alertTiming('blind'),
     queries: {
+      recordingRules,
       errorRatio: requiredQuery('errorRatio'),
       latencyP99: requiredQuery('latencyP99'),
       errorLogs: r.query(q, 'queries', 'errorLogs', d.queries.errorLogs),

@@ -165,11 +165,22 @@ export class PrometheusMetricsSource implements MetricsSource {
   }
 }
 
+/**
+ * A store behind a query layer that did not answer. Thanos Query asked with
+ * `partial_response=false` fails the whole query with HTTP 422 `execution`
+ * and the store API's gRPC status, e.g. "expanding series: proxy Series():
+ * fetch series for {replica="b"} Addr: …: rpc error: code = Unavailable …".
+ */
+const STORE_FAILURE = /rpc error: code = (Unavailable|ResourceExhausted|Aborted)\b|fetch series for .*Addr:/;
+
 /** Why a query failed, with the fix that fits: a timeout or an unavailable store is not a bad template. */
 function rejection(base: string, httpStatus: number, parsed: ApiResponse, promql: string): string {
   const reason = `HTTP ${httpStatus}, ${parsed.errorType ?? 'error'}: ${parsed.error ?? 'no detail'}`;
-  if (parsed.errorType === 'timeout' || parsed.errorType === 'canceled' || /deadline exceeded|timed? ?out/i.test(parsed.error ?? '')) {
+  if (parsed.errorType === 'timeout' || parsed.errorType === 'canceled' || /deadline ?exceeded|timed? ?out/i.test(parsed.error ?? '')) {
     return `${base} gave up on the query (${reason}): ${promql}. Fix: raise prometheusTimeoutMs in the watcher configuration (the webhook: prometheus.timeoutMs), or the query layer's own limit (Prometheus --query.timeout, Thanos --query.timeout).`;
+  }
+  if (STORE_FAILURE.test(parsed.error ?? '')) {
+    return `${base} could not read every store behind it (${reason}): ${promql}. Without a store's series the answer cannot tell which services are missing, so it counts as none. Fix: bring the failed store back, or correct the query layer's store list.`;
   }
   if (httpStatus >= 500 || parsed.errorType === 'unavailable' || parsed.errorType === 'internal') {
     return `${base} could not answer the query (${reason}): ${promql}. Fix: check the metrics backend and, behind a query layer, every store it reads.`;

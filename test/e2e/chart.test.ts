@@ -92,6 +92,7 @@ describe('every documented option renders manifests the API server accepts', () 
     ['cert-manager with its own CA', { tls: { mode: 'certManager' } }, ['Certificate', 'Issuer']],
     ['cert-manager with a ClusterIssuer', { tls: { mode: 'certManager', certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' } } } }, ['Certificate']],
     ['ServiceMonitor and PrometheusRule', { metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }, ['ServiceMonitor', 'PrometheusRule']],
+    ['recording rules for a large mesh', { watcher: { recordingRules: { enabled: true } } }, ['PrometheusRule']],
     ['promotion on', { watcher: { promotion: { enabled: true } } }, []],
     ['failurePolicy Fail', { webhook: { failurePolicy: 'Fail', timeoutSeconds: 10 } }, []],
     ['watcher dry-run, no Alertmanager', { watcher: { dryRun: true, alertmanagerUrl: '' } }, []],
@@ -147,6 +148,15 @@ describe('the config files the chart renders are the ones the processes read', (
     expect(watcher.promotion.enabled).toBe(true);
     expect(watcher.dryRun).toBe(true);
     expect(watcher.lease).toMatchObject({ name: 'cfg-bluegreen-guard-watcher', namespace: 'guard-system' });
+  });
+
+  it('with watcher.recordingRules, the watcher reads the recorded series the chart records, and not otherwise', async () => {
+    const on = parseWatcherConfig(configFile((await render('rec', 'guard-system', { watcher: { recordingRules: { enabled: true } } })).objects, 'watcher.yaml'));
+    expect(on.queries.recordingRules).toBe(true);
+    expect(on.queries.latencyP99.query).toMatch(/^namespace_service_version:/);
+    const off = await render('rec0', 'guard-system');
+    expect(parseWatcherConfig(configFile(off.objects, 'watcher.yaml')).queries.recordingRules).toBe(false);
+    expect(off.objects.filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
   });
 
   it('carries the webhook admission limits from values into the file the webhook parses, defaults unchanged', async () => {

@@ -17,7 +17,7 @@
 // - Retention is unlimited in practice (100 years) so old backfilled blocks are
 //   never deleted under the test's feet.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -30,6 +30,8 @@ export interface PrometheusOptions {
   backfill?: string;
   /** The same, already in a file: for histories too large for one string (the benchmarks' thousands of services). */
   backfillFile?: string;
+  /** Directories of TSDB blocks (e.g. `promtool tsdb create-blocks-from rules` output) copied into the TSDB before start. */
+  blocks?: string[];
   /** prometheus.yml as an object; default `{ global: { scrape_interval: '15s' } }`. */
   config?: Record<string, unknown>;
   /** Appended to Prometheus's flags (e.g. `--web.enable-remote-write-receiver`). */
@@ -51,6 +53,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     writeFileSync(configPath, stringify(options.config ?? { global: { scrape_interval: '15s' } }));
     if (options.backfill !== undefined) await backfill(options.backfill, dir, dataDir);
     if (options.backfillFile !== undefined) await createBlocks(options.backfillFile, dataDir);
+    for (const from of options.blocks ?? []) copyBlocks(from, dataDir);
   } catch (error) {
     removeDir(dir);
     throw error;
@@ -79,6 +82,13 @@ async function backfill(openMetrics: string, dir: string, dataDir: string): Prom
   const input = join(dir, 'backfill.om');
   writeFileSync(input, openMetrics);
   await createBlocks(input, dataDir);
+}
+
+/** Every block directory (one holding a meta.json) under `from`, into the TSDB; overlapping blocks are merged by Prometheus. */
+function copyBlocks(from: string, dataDir: string): void {
+  const blocks = readdirSync(from, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(join(from, e.name, 'meta.json')));
+  if (blocks.length === 0) throw new Error(`blocks: ${from} holds no TSDB block (no directory with a meta.json)`);
+  for (const b of blocks) cpSync(join(from, b.name), join(dataDir, b.name), { recursive: true });
 }
 
 async function createBlocks(input: string, dataDir: string): Promise<void> {

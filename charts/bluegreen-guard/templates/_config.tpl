@@ -93,6 +93,9 @@ install when `mesh` says something else.
   "recovery" $a.recovery
   "drills" $a.drills
 -}}
+{{- if $a.recordingRules.enabled -}}
+{{- $_ := set $watcher "queries" (dict "recordingRules" true) -}}
+{{- end -}}
 {{- $watcher = mustMergeOverwrite $watcher (deepCopy $a.extraConfig) -}}
 {{ toYaml $watcher }}
 {{- end }}

@@ -45,6 +45,15 @@ describe('parseWatcherConfig', () => {
     expect(c.prometheusUrl).toBe('http://prometheus.monitoring:9090');
   });
 
+  it('with recordingRules, reads the recorded series for the two rollback rules and keeps the rest', () => {
+    const c = parseWatcherConfig({ queries: { recordingRules: true } });
+    expect(c.queries.recordingRules).toBe(true);
+    expect(c.queries.errorRatio.query).toContain('namespace_service_version:istio_requests_5xx:rate{{rateWindow}}');
+    expect(c.queries.latencyP99.query).toBe('namespace_service_version:istio_request_duration_milliseconds_p99:rate{{rateWindow}}');
+    expect(c.queries.errorRatio.labels).toEqual(parseWatcherConfig({}).queries.errorRatio.labels);
+    expect(parseWatcherConfig({}).queries.recordingRules).toBe(false);
+  });
+
   it.each<[string, unknown, string]>([
     ['a misspelt field', { errorRate: { ratoi: 0.1 } }, 'errorRate.ratoi: unknown field; fix: remove it or correct the spelling (known here: ratio, windowSeconds, stepSeconds, rateWindowSeconds)'],
     ['a ratio given as a percentage', { errorRate: { ratio: 5 } }, 'errorRate.ratio: must be ≤ 1, got 5; fix: lower it (default 0.05)'],
@@ -58,6 +67,7 @@ describe('parseWatcherConfig', () => {
     ['an unknown severity', { blind: { severity: 'page' } }, 'blind.severity: must be one of critical, warning, info, got "page"'],
     ['a bad regex', { alerts: { ignoreAlertnameRegex: '(' } }, 'alerts.ignoreAlertnameRegex: "(" is not a valid regular expression'],
     ['a list as the document', [1], 'the configuration: must be a mapping, got a list'],
+    ['recorded series and an own template at once', { queries: { recordingRules: true, errorRatio: { query: 'x' } } }, 'queries.errorRatio: set together with queries.recordingRules: true, which reads the chart\'s recorded series instead; fix: remove one of them'],
   ])('rejects %s, naming the field and the fix', (_name, raw, expected) => {
     expect(problems(raw).join('\n')).toContain(expected);
   });

@@ -29,6 +29,14 @@ beforeAll(async () => {
       } else if (query === 'slow') {
         res.statusCode = 503;
         res.end(JSON.stringify({ status: 'error', errorType: 'timeout', error: 'query timed out in expression evaluation' }));
+      } else if (query === 'store-down' || query === 'store-slow') {
+        // Thanos Query with partial_response=false when one store does not answer (its exact text).
+        const status = query === 'store-down' ? 'Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:42061: connect: connection refused"' : 'DeadlineExceeded desc = context deadline exceeded';
+        res.statusCode = 422;
+        res.end(JSON.stringify({ status: 'error', errorType: 'execution', error: `expanding series: proxy Series(): fetch series for {replica="b"} Addr: 127.0.0.1:42061 MinTime: 1699999260000 MaxTime: 9223372036854775807: rpc error: code = ${status}` }));
+      } else if (query === 'bad') {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ status: 'error', errorType: 'bad_data', error: '1:5: parse error: unexpected end of input' }));
       } else if (query === 'scalar') {
         res.end(JSON.stringify({ status: 'success', data: { resultType: 'scalar', result: [100, '1'] } }));
       } else {
@@ -81,6 +89,22 @@ describe('PrometheusMetricsSource', () => {
     const source = new PrometheusMetricsSource({ url: base, timeoutMs: 5000 });
     await expect(source.instantQuery('partial', 1)).rejects.toThrow(/answered only partially \(fetching series: rpc error.*store 127.0.0.1:1 is down\).*counts as none/);
     expect(source.stats.failures).toBe(1);
+  });
+
+  it('names a store that a query layer could not read, not the query template, as the failure', async () => {
+    const source = new PrometheusMetricsSource({ url: base, timeoutMs: 5000 });
+    const failure = source.instantQuery('store-down', 1);
+    await expect(failure).rejects.toThrow(/could not read every store behind it \(HTTP 422, execution: .*fetch series for \{replica="b"\} Addr: 127.0.0.1:42061.*code = Unavailable.*\).*counts as none\. Fix: bring the failed store back/);
+    await expect(failure).rejects.not.toThrow(/query template/);
+    expect(source.stats.failures).toBe(1);
+  });
+
+  it('reports a store that ran out of time as a timeout', async () => {
+    await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('store-slow', 1)).rejects.toThrow(/gave up on the query \(HTTP 422, execution: .*code = DeadlineExceeded.*\).*raise prometheusTimeoutMs/);
+  });
+
+  it('still blames the template for a query the backend cannot parse', async () => {
+    await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('bad', 1)).rejects.toThrow(/rejected the query \(HTTP 400, bad_data: .*parse error.*\).*Fix: correct the query template/);
   });
 
   it('keeps an answer whose only warnings are PromQL annotations', async () => {
