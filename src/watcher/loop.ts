@@ -401,10 +401,10 @@ export class WatcherLoop {
     }
   }
 
-  /** Writes state to annotations (dry run: to memory). True when it is recorded. */
   /** The objects written (or found changed) this cycle. */
   private readonly written = new Set<string>();
 
+  /** Writes state to annotations (dry run: to memory). True when it is recorded. */
   private async record(vs: VirtualService, changes: Readonly<AnnotationChanges>): Promise<boolean> {
     if (this.deps.config.dryRun) {
       const uid = uidOf(vs);
