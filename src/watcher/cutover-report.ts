@@ -52,7 +52,7 @@ export interface ReportStep {
   note?: string;
 }
 
-export type Mark = 'within' | 'over' | 'running' | 'unknown' | 'not reached' | 'rolled back';
+export type Mark = 'within' | 'over' | 'running' | 'unknown' | 'not reached' | 'not yet' | 'rolled back';
 
 export interface ReportDuration {
   name: 'deployment' | 'monitoring window' | 'total';
@@ -97,7 +97,7 @@ export function cutoverReport(steps: CutoverSteps, now?: Date, expected: Expecte
   const fullTraffic = steps.fullTrafficAt ?? (rolledBack ? NOT_REACHED : pending);
   const upTo = end?.at ?? pending;
   const deployment = span('deployment', 'deploy → 100 %', steps.deployedAt, fullTraffic, expected.deploymentSeconds, { running: fullTraffic === pending });
-  const monitoring = span('monitoring window', `100 % → ${rolledBack ? 'rolled back' : 'hold passed'}`, steps.fullTrafficAt ?? (rolledBack ? NOT_REACHED : undefined), upTo, expected.monitoringSeconds, {
+  const monitoring = span('monitoring window', `100 % → ${rolledBack ? 'rolled back' : 'hold passed'}`, steps.fullTrafficAt ?? (rolledBack ? NOT_REACHED : end ? undefined : NOT_YET), upTo, expected.monitoringSeconds, {
     running: upTo === pending,
     ...(rolledBack ? { closed: 'rolled back' as const } : {}),
   });
@@ -111,6 +111,8 @@ function step(name: StepName, at: Date | undefined, note?: string): ReportStep {
 
 /** A step that will not come: the cutover was rolled back before it. */
 const NOT_REACHED = 'not reached';
+/** A step still to come in a cutover under way: what starts at it has not started. */
+const NOT_YET = 'not yet';
 
 /**
  * `running`: `to` is now, the step that ends it is still to come; it is measured so far, and over once past the
@@ -119,13 +121,14 @@ const NOT_REACHED = 'not reached';
 function span(
   name: ReportDuration['name'],
   label: string,
-  from: Date | typeof NOT_REACHED | undefined,
+  from: Date | typeof NOT_REACHED | typeof NOT_YET | undefined,
   to: Date | typeof NOT_REACHED | undefined,
   expectedSeconds: number,
   how: { running: boolean; closed?: Mark },
 ): ReportDuration {
   const base = { name, span: label, expectedSeconds };
   if (from === NOT_REACHED || to === NOT_REACHED) return { ...base, seconds: undefined, mark: 'not reached' };
+  if (from === NOT_YET) return { ...base, seconds: undefined, mark: 'not yet' };
   if (from === undefined || to === undefined) return { ...base, seconds: undefined, mark: 'unknown' };
   const seconds = Math.round((to.getTime() - from.getTime()) / 1000);
   const over = seconds > expectedSeconds;
@@ -157,6 +160,8 @@ function describeDuration(d: ReportDuration): string {
       return `${value}ended by the rollback (seed: ${figure})`;
     case 'not reached':
       return `not reached (seed: ${figure})`;
+    case 'not yet':
+      return `not yet (seed: ${figure})`;
     case 'unknown':
       return `unknown (seed: ${figure})`;
   }

@@ -152,13 +152,15 @@ describe('cutoverReport: a cutover under way', () => {
     expect(renderReport(cutoverReport(s, at(500)))).toContain('monitoring window (100 % → hold passed)  5m00s so far (seed: 10m00s)');
   });
 
-  it('before full traffic the deployment runs', () => {
+  it('before full traffic the deployment runs; the monitoring window has not begun', () => {
     const s: CutoverSteps = { ...steps(0, 0), fullTrafficAt: undefined, end: undefined };
     expect(durations(s, at(300))).toEqual({
       deployment: { seconds: 300, mark: 'over' },
-      'monitoring window': { seconds: undefined, mark: 'unknown' },
+      'monitoring window': { seconds: undefined, mark: 'not yet' },
       total: { seconds: 300, mark: 'running' },
     });
+    expect(renderReport(cutoverReport(s, at(300)))).toContain('monitoring window (100 % → hold passed)  not yet (seed: 10m00s)');
+    expect(reportSummary(cutoverReport(s, at(300)))).toContain('monitoring window not yet (seed: 10m00s)');
   });
 });
 
