@@ -149,6 +149,10 @@ describe('kubectl bluegreen against a live cutover', () => {
     const text = await kubectlBluegreen(['status', scene.service, ...ns(), '--prometheus', stage.prometheus.url]);
     console.log(`[kubectl bluegreen status, canary]\n${text.stdout}`);
     expect(text.stdout).toMatch(/Trend: {7}5xx ratio [▁▂▃▄▅▆▇█·]+ {3}p99 [▁▂▃▄▅▆▇█·]+/);
+    // The report of the cutover under way: measured so far, the monitoring window still to begin.
+    expect(text.stdout).toContain("Timeline of this cutover to blue, against the seed's:");
+    expect(text.stdout).toMatch(/\n {2}canary +\d{4}-\d\d-\d\dT[\d:.]+Z\n {2}100 % +- +not yet\n {2}hold passed +- +not yet\n/);
+    expect(text.stdout).toMatch(/\n {2}deployment \(deploy → 100 %\) +\S+ so far \(seed: 4m00s\)\n {2}monitoring window \(100 % → hold passed\) +not yet \(seed: 10m00s\)\n/);
     const promote = await kubectlBluegreen(['promote', scene.service, ...ns()]);
     expect(promote.code).toBe(3);
     expect(promote.stderr).toContain('is not at full traffic');
