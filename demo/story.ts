@@ -12,7 +12,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { WatcherConfig } from '../src/config/watcher-config.js';
-import { PREVIOUS_WEIGHTS, ROLLBACK_REASON, ROLLED_BACK_AT } from '../src/istio/annotations.js';
+import { PREVIOUS_WEIGHTS, ROLLBACK_REASON, ROLLED_BACK_AT, ZERO_PERCENT_AT } from '../src/istio/annotations.js';
+import { cutoverReport, lastCutover, renderReport } from '../src/watcher/cutover-report.js';
 import { conditionTrueAt, errorRatioQuery } from '../test/support/rollback-timing.js';
 import type { AlertmanagerAlert, Stage } from '../test/support/stage.js';
 import type { Scene, Weights } from '../test/support/stage-scene.js';
@@ -102,6 +103,11 @@ export class Story {
     ];
     for (const [label, file, manifest] of steps) {
       if (file === 'vs-blue-100.yaml') {
+        // The cutover report's 0 % step: the watcher sees blue routed at 0 % before its first traffic (a dry run records nothing).
+        if (!this.config.dryRun) {
+          const zeroAt = await this.waitFor(`the watcher to record ${ZERO_PERCENT_AT}`, 30_000, async () => (await scene.readVirtualService()).metadata.annotations?.[ZERO_PERCENT_AT]);
+          out.ok('watcher', `saw ${scene.candidateSubset} routed at 0 % at ${zeroAt}`);
+        }
         // The webhook reads `up` in the background: wait until its dry-run verdict has seen the scrape.
         await scene.waitUntilScraped();
         out.ok('webhook', 'sees Prometheus scraping every v2 pod (metrics-scraped)');
@@ -262,6 +268,12 @@ export class Story {
       ['alert', `${alert.labels.alertname} (severity ${alert.labels.severity ?? '?'})`],
     ];
     for (const l of table(summary)) out.line(`  ${l}`);
+    // The watcher's own record of the cutover, as `kubectl bluegreen status` shows it.
+    const last = lastCutover((await scene.readVirtualService()).metadata.annotations ?? {});
+    out.line();
+    if (!last) return out.line("Cutover report: the watcher recorded none (no bluegreen-guard.io/last-cutover annotation)");
+    out.line(`Cutover report (the watcher's record of the cutover to ${last.candidate ?? 'the candidate'}), against the seed's expected timeline:`);
+    for (const l of renderReport(cutoverReport(last))) out.verbatim(`  ${l}`);
   }
 
   /** The instants only Prometheus knows: errors first visible, breach condition true, v2's last request. */

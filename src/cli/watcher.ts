@@ -160,6 +160,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
     promoter: new KubernetesDeploymentPromoter(core, kubeConfig.makeApiClient(AppsV1Api)),
     revisions: subsetPods,
     readyPods: subsetPods,
+    podTimes: subsetPods,
     recoveryProbe: (target, times) => measureRecovery(source, target, times),
     smokeRunner: (spec) => runSmokeTest(spec),
     // Asked at each step, so a lost Lease stops writes mid-cycle.

@@ -8,9 +8,10 @@ import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { revisionOfPod, distinctRevisions, type Revision } from '../istio/rollback-latch.js';
 import type { LatchTarget, RevisionSource } from '../watcher/latch.js';
 import type { ReadyPodSource } from '../watcher/rollback-target.js';
+import type { PodTimes, PodTimesSource } from '../watcher/cutover-timeline.js';
 import { apiFailure } from './api-error.js';
 
-export class KubernetesSubsetPods implements RevisionSource, ReadyPodSource {
+export class KubernetesSubsetPods implements RevisionSource, ReadyPodSource, PodTimesSource {
   constructor(private readonly core: CoreV1Api) {}
 
   async revisionsOf(target: LatchTarget): Promise<Revision[]> {
@@ -31,6 +32,19 @@ export class KubernetesSubsetPods implements RevisionSource, ReadyPodSource {
     const pods = await this.running(target);
     const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
     return { ready, total: pods.length };
+  }
+
+  /** The cutover report's deploy and ready steps: the earliest pod creation, the latest Ready transition once all are Ready. */
+  async podTimes(target: LatchTarget): Promise<PodTimes> {
+    const pods = await this.running(target);
+    const ms = (d: Date | string | undefined) => (d === undefined ? NaN : new Date(d).getTime());
+    const created = pods.map((p) => ms(p.metadata?.creationTimestamp)).filter(Number.isFinite);
+    const ready = pods.map((p) => p.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True')).map((c) => ms(c?.lastTransitionTime));
+    const allReady = ready.length > 0 && ready.every(Number.isFinite);
+    return {
+      deployedAt: created.length > 0 ? new Date(Math.min(...created)) : undefined,
+      readyAt: allReady ? new Date(Math.max(...ready)) : undefined,
+    };
   }
 
   /** The pods behind the subset that are not terminating or finished. */

@@ -33,6 +33,18 @@ export const STABLE_SINCE = `${PREFIX}stable-since`;
  */
 export const FULL_TRAFFIC_REACHED_AT = `${PREFIX}full-traffic-reached-at`;
 
+/**
+ * The cutover report's steps (watcher/cutover-report.ts). ZERO_PERCENT_AT: when the watcher first saw a candidate
+ * subset routed at 0 % while no candidate had traffic (removed when no route names a candidate). CANDIDATE_DEPLOYED_AT
+ * and CANDIDATE_READY_AT: the earliest creation and the latest Ready transition of the candidate's pods, read when its
+ * first traffic is recorded (in the same patch as CUTOVER_STARTED_AT). LAST_CUTOVER: the finished cutover's steps with
+ * its outcome (JSON), written at confirmation or rollback, so the report outlives the state annotations cleared then.
+ */
+export const ZERO_PERCENT_AT = `${PREFIX}zero-percent-at`;
+export const CANDIDATE_DEPLOYED_AT = `${PREFIX}candidate-deployed-at`;
+export const CANDIDATE_READY_AT = `${PREFIX}candidate-ready-at`;
+export const LAST_CUTOVER = `${PREFIX}last-cutover`;
+
 /** Per-VirtualService smoke-test URL for the watcher's `smoke-test` rule; overrides the configured template. */
 export const SMOKE_TEST_URL = `${PREFIX}smoke-test-url`;
 

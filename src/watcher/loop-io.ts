@@ -11,7 +11,7 @@ import type { ServiceKey } from './verdict.js';
 
 /** What the loop lends the helpers beside it. */
 export interface LoopIO {
-  deps: Pick<LoopDeps, 'objects' | 'mesh' | 'log' | 'recoveryProbe' | 'config' | 'smokeRunner' | 'revisions'>;
+  deps: Pick<LoopDeps, 'objects' | 'mesh' | 'log' | 'recoveryProbe' | 'config' | 'smokeRunner' | 'revisions' | 'podTimes'>;
   record(vs: VirtualService, changes: Readonly<AnnotationChanges>): Promise<boolean>;
   event(vs: VirtualService, event: GuardEvent): Promise<void>;
   alertContext(vs: VirtualService, key: ServiceKey, now: Date): AlertContext;

@@ -22,6 +22,7 @@ import type { LoopIO } from './loop-io.js';
 import type { RecoveryTarget, RecoveryTimes } from './recovery-probe.js';
 import { DEFAULT_RECOVERY_POLICY, recoveryAnnotation, type RecoveryMeasurement, type RecoveryPolicy } from './recovery.js';
 import { smokeBeforeTraffic } from './pre-traffic-smoke.js';
+import { completionReport, podTimesChanges, recordZeroPercent, type PodTimesSource } from './cutover-timeline.js';
 import type { SmokeTestResult, SmokeTestSpec } from './smoke-test.js';
 import { DEFAULT_LATCH_POLICY, expireLatch, latchCandidates, recordLatch, type LatchPolicy, type RevisionSource } from './latch.js';
 import { worst, type Evaluation, type ServiceKey, type WatchFinding } from './verdict.js';
@@ -84,6 +85,8 @@ export interface LoopDeps {
   recoveryProbe?: (target: RecoveryTarget, times: RecoveryTimes) => Promise<RecoveryMeasurement>;
   /** Runs a smoke test (the cycle evaluator's); with revisions and smokeTest.url, candidates at 0 % are tested before traffic. */
   smokeRunner?: (spec: SmokeTestSpec) => Promise<SmokeTestResult>;
+  /** Reads when the candidate's pods were created and Ready, for the cutover report; without it, those steps are unknown. */
+  podTimes?: PodTimesSource;
   /** Failover drills (DrillCoordinator): started and ended from the cycle; a VirtualService under a drill is left to it. */
   drills?: { busy(vs: VirtualService): boolean; reconcile(guarded: readonly VirtualService[]): void };
 }
@@ -154,6 +157,7 @@ export class WatcherLoop {
     const leader = deps.elector.isLeader();
     deps.metrics.leader(leader);
     if (!leader) return { ran: false, why: 'not-leader' };
+    this.written.clear();
     if (!deps.objects.synced()) {
       deps.log.warn({}, 'watch caches not synced yet: skipping this cycle');
       return { ran: false, why: 'caches-not-synced' };
@@ -243,8 +247,10 @@ export class WatcherLoop {
     if (state.phase === 'rolled-back') await this.followRecovery(vs, state, now, outgoing);
     if (state.active.length === 0) await this.smokeBeforeTraffic(vs, state, now);
     const transition = decideCutover(state, now, verdict, { holdSeconds: deps.config.holdSeconds });
+    const report = transition.kind === 'confirmed-stable' ? completionReport(vs, state, 'hold-passed', now) : undefined;
     if (transition.kind !== 'none') {
-      const recorded = await this.record(vs, transition.annotations);
+      const timeline = transition.kind === 'cutover-began' ? await podTimesChanges(vs, primary && this.podTarget(primary), this.io(), this.lookupTimeoutMs()) : report?.annotations;
+      const recorded = await this.record(vs, { ...transition.annotations, ...timeline });
       deps.log.info({ ...logKeys(vs), transition: transition.kind, recorded }, `cutover ${transition.kind}`);
       if (recorded && transition.kind === 'cutover-began') {
         await this.event(vs, { type: 'Normal', reason: 'CutoverStarted', message: `cutover to subset ${transition.candidate} began; watching its thresholds`, at: now });
@@ -253,13 +259,15 @@ export class WatcherLoop {
         await this.event(vs, {
           type: 'Normal',
           reason: 'CutoverStable',
-          message: `no breach for ${deps.config.holdSeconds} s at full traffic: ${transition.stable} is now the stable subset, ${transition.previousStable} the next candidate`,
+          message: `no breach for ${deps.config.holdSeconds} s at full traffic: ${transition.stable} is now the stable subset, ${transition.previousStable} the next candidate. ${report?.summary ?? ''}`.trimEnd(),
           at: now,
         });
         if (deps.config.promotion.enabled) await this.promote(vs, primary.target.key, primary.identity, ctx, outgoing);
       }
     }
     if (transition.kind === 'none') await this.expireLatch(vs, now);
+    // The report's 0 % step is the least urgent write: it waits for a cycle in which nothing else wrote the object.
+    if (state.active.length === 0 && !deps.config.dryRun && !this.written.has(uidOf(vs))) await recordZeroPercent(vs, state, now, this.io());
     await this.send(outgoing, vs);
     return { rollbacks: 0, alerts: outgoing.length };
   }
@@ -273,7 +281,7 @@ export class WatcherLoop {
   ): Promise<'rolled-back' | 'already-rolled-back' | 'skipped' | 'not-rolled-back'> {
     const { deps } = this;
     const { vs, state } = entry;
-    const uid = vs.metadata.uid ?? `${vs.metadata.namespace}/${vs.metadata.name}`;
+    const uid = uidOf(vs);
     if (vs.metadata.resourceVersion !== undefined && this.rolledBackFrom.get(uid) === vs.metadata.resourceVersion) {
       deps.log.debug(logKeys(vs), 'already rolled back from this version; the watch cache has not caught up');
       return 'skipped';
@@ -288,7 +296,8 @@ export class WatcherLoop {
     ]);
     if (target?.unknown) deps.log.warn(logKeys(vs), target.unknown);
     const recovery = this.recoveryWatched() ? recoveryAnnotation({ state: 'pending', rolledBackAt: now.toISOString(), alertReason: breached[0]?.rule ?? 'breach', candidateVersion: ctx.key.version }) : {};
-    const annotations = { ...latch, ...recovery };
+    const report = completionReport(vs, state, 'rolled-back', now);
+    const annotations = { ...latch, ...recovery, ...report.annotations };
     const result = target?.blocked ?? (await deps.writer.rollBack(vs, { roles: { stableSubset: state.roles.stableSubset, candidateSubsets: state.roles.candidateSubsets }, reason, at: now, annotations }));
     deps.metrics.rollback(result.outcome, result.conflicts);
     const fields = { ...logKeys(vs), rule: breached.map((f) => f.rule).join(','), outcome: result.outcome, conflicts: result.conflicts };
@@ -298,7 +307,7 @@ export class WatcherLoop {
         return 'already-rolled-back';
       case 'rolled-back': {
         if (vs.metadata.resourceVersion !== undefined) this.rolledBackFrom.set(uid, vs.metadata.resourceVersion);
-        const summary = `traffic back on ${state.roles.stableSubset} 100 % and verified: ${alerts.describeChanges(result.changes)}. Why: ${reason}`;
+        const summary = `traffic back on ${state.roles.stableSubset} 100 % and verified: ${alerts.describeChanges(result.changes)}. Why: ${reason}. ${report.summary}`;
         deps.log.warn({ ...fields, changes: result.changes }, 'rolled back');
         await this.event(vs, { type: 'Warning', reason: 'RolledBack', message: summary, at: now });
         outgoing.push(alerts.rolledBackAlert(ctx, breached, state.roles.stableSubset, result));
@@ -312,6 +321,17 @@ export class WatcherLoop {
         return 'not-rolled-back';
       }
     }
+  }
+
+  /** Where the candidate's pods are, for the cutover report's deploy and ready steps. */
+  private podTarget(t: Entry['targets'][number]): { namespace: string; service: string; subsetLabels: Record<string, string> } | undefined {
+    // Without the subset's labels the Service's selector alone would take the stable subset's pods too.
+    if (Object.keys(t.identity.labels).length === 0) return undefined;
+    return { namespace: t.target.key.namespace, service: t.target.key.service, subsetLabels: t.identity.labels };
+  }
+
+  private lookupTimeoutMs(): number {
+    return (this.deps.config.latch ?? DEFAULT_LATCH_POLICY).lookupTimeoutMs;
   }
 
   /** Last pre-traffic smoke test per VirtualService and subset (a cache of throttling only). */
@@ -381,16 +401,21 @@ export class WatcherLoop {
     }
   }
 
+  /** The objects written (or found changed) this cycle. */
+  private readonly written = new Set<string>();
+
   /** Writes state to annotations (dry run: to memory). True when it is recorded. */
   private async record(vs: VirtualService, changes: Readonly<AnnotationChanges>): Promise<boolean> {
     if (this.deps.config.dryRun) {
-      const uid = vs.metadata.uid ?? `${vs.metadata.namespace}/${vs.metadata.name}`;
+      const uid = uidOf(vs);
       this.dryRunAnnotations.set(uid, { ...(this.dryRunAnnotations.get(uid) ?? {}), ...changes });
       this.deps.metrics.stateWrite('dry-run');
       return true;
     }
     if (!this.deps.elector.isLeader()) return false;
     const result = await this.deps.writer.recordAnnotations(vs, changes);
+    // After a write (or a conflict) the object seen this cycle is stale: a second write on it would conflict.
+    if (result.outcome === 'recorded' || result.outcome === 'conflict') this.written.add(uidOf(vs));
     this.deps.metrics.stateWrite(result.outcome);
     if (result.outcome === 'failed') this.deps.log.error({ ...logKeys(vs), err: result.error }, 'recording cutover state failed');
     return result.outcome === 'recorded' || result.outcome === 'unchanged';
@@ -398,7 +423,7 @@ export class WatcherLoop {
 
   private withDryRunState(vs: VirtualService): VirtualService {
     if (!this.deps.config.dryRun) return vs;
-    const overlay = this.dryRunAnnotations.get(vs.metadata.uid ?? `${vs.metadata.namespace}/${vs.metadata.name}`);
+    const overlay = this.dryRunAnnotations.get(uidOf(vs));
     if (!overlay) return vs;
     const annotations = { ...(vs.metadata.annotations ?? {}) };
     for (const [k, v] of Object.entries(overlay)) {
@@ -451,4 +476,9 @@ const BLIND: Evaluation = { verdict: 'error', findings: [] };
 
 function logKeys(vs: VirtualService): Record<string, string> {
   return { namespace: vs.metadata.namespace, virtualService: vs.metadata.name, uid: vs.metadata.uid ?? '' };
+}
+
+/** A VirtualService's key in the loop's memory: its uid, or namespace/name before it has one. */
+function uidOf(vs: VirtualService): string {
+  return vs.metadata.uid ?? `${vs.metadata.namespace}/${vs.metadata.name}`;
 }

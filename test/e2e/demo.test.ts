@@ -98,6 +98,14 @@ describe('npm run demo', () => {
     for (const entry of ['fault injected', 'breach condition true', 'rollback patched', 'verified', 'traffic back on v1']) expect(out).toContain(entry);
     expect(out).toMatch(/labels:\s+\{.*"alertname":"BlueGreenGuardRolledBack"/);
     expect(out).toMatch(/breach → traffic on v1\s+\d/);
+    // The summary ends with the watcher's cutover report (the last-cutover annotation), as the plugin renders it.
+    expect(out).toMatch(/✓ watcher\s+saw blue routed at 0 % at \d{4}-/);
+    const iso = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
+    expect(out).toContain("Cutover report (the watcher's record of the cutover to blue), against the seed's expected timeline:");
+    for (const step of ['deploy', 'ready', '0 %', 'canary', 'rolled back']) expect(out).toMatch(new RegExp(`\n {4}${step} +${iso}\n`));
+    expect(out).toMatch(/\n {4}100 % +- +not reached: rolled back before\n/);
+    expect(out).toMatch(/\n {4}deployment \(deploy → 100 %\) +not reached \(seed: 4m00s\)\n/);
+    expect(out).toMatch(/\n {4}total \(deploy → rolled back\) +\S+ within the seed's ≤ 15m00s\n/);
     // Step 5: the GitOps re-apply refused by the latch, v2 untouched, the fixed revision admitted.
     expect(out).toMatch(/denied the request: .*\[rollback-latch\].*rolled that back at/s);
     expect(out).toMatch(/✓ v2 requests\s+0 since the rollback/);

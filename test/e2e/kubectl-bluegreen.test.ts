@@ -10,13 +10,15 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { ROLLBACK_LATCH, ROLLBACK_LATCH_ACK, ROLLBACK_REASON } from '../../src/istio/annotations.js';
+import { parse, stringify } from 'yaml';
+import { LAST_CUTOVER, ROLLED_BACK_AT, ROLLBACK_LATCH, ROLLBACK_LATCH_ACK, ROLLBACK_REASON, ZERO_PERCENT_AT } from '../../src/istio/annotations.js';
 import { ensureCliBuilt, REPO } from '../support/built-cli.js';
 import { freePort } from '../support/free-port.js';
 import { injectFaultAndAwaitRollback } from '../support/rollback-timing.js';
 import { primaryWeightsOf, type Scene } from '../support/stage-scene.js';
 import { startStage, type Stage } from '../support/stage.js';
 import { waitUntil } from '../support/wait-until.js';
+import type { KubeObject } from '../support/kube-api.js';
 
 jest.setTimeout(240_000);
 
@@ -58,9 +60,43 @@ const statusJson = async (extra: string[] = []) => {
   return { ...r, status: JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown> };
 };
 
+/** The hold at full traffic: short, so a cutover's hold passes within the test. */
+const HOLD_SECONDS = 15;
+
+/** The finished cutover the watcher recorded (`last-cutover`), its times in milliseconds. */
+function lastCutoverOf(vs: KubeObject): { outcome: string; candidate: string; times: Record<string, number | undefined> } {
+  const raw = vs.metadata.annotations?.[LAST_CUTOVER];
+  if (raw === undefined) throw new Error(`${LAST_CUTOVER} is not recorded: ${JSON.stringify(vs.metadata.annotations)}`);
+  const o = JSON.parse(raw) as Record<string, string | undefined>;
+  const ms = (v: string | undefined) => (v === undefined ? undefined : Date.parse(v));
+  return {
+    outcome: o.outcome ?? '',
+    candidate: o.candidate ?? '',
+    times: { deploy: ms(o.deployedAt), ready: ms(o.readyAt), zero: ms(o.zeroPercentAt), canary: ms(o.canaryAt), full: ms(o.fullTrafficAt), end: ms(o.endedAt) },
+  };
+}
+
+/** Waits until the watcher records the 0 % step of the next cutover (after the last one ended). */
+async function awaitZeroPercentAfter(endedAtMs: number): Promise<number> {
+  return waitUntil(
+    async () => {
+      const at = (await scene.readVirtualService()).metadata.annotations?.[ZERO_PERCENT_AT];
+      return at !== undefined && Date.parse(at) >= endedAtMs ? Date.parse(at) : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 250, description: `the watcher recording ${ZERO_PERCENT_AT} after ${new Date(endedAtMs).toISOString()}` },
+  );
+}
+
+/** The scene's VirtualService with the testers' route on blue too: all of the traffic on the candidate. */
+function fullTrafficVirtualService(): string {
+  const doc = parse(scene.virtualService({ [scene.stableSubset]: 0, [scene.candidateSubset]: 100 })) as { spec: { http: { name: string; route: { destination: { subset: string } }[] }[] } };
+  for (const d of doc.spec.http.find((r) => r.name === 'testers')!.route) d.destination.subset = scene.candidateSubset;
+  return stringify(doc);
+}
+
 beforeAll(async () => {
   await ensureCliBuilt();
-  stage = await startStage({ watchers: 1, users: [SRE, NOBODY], webhookConfig: { rules: { latchAckGroups: ['sre'] } } });
+  stage = await startStage({ watchers: 1, users: [SRE, NOBODY], watcherConfig: { holdSeconds: HOLD_SECONDS }, webhookConfig: { rules: { latchAckGroups: ['sre'] } } });
   await stage.cp.api.create({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRoleBinding',
@@ -113,6 +149,10 @@ describe('kubectl bluegreen against a live cutover', () => {
     const text = await kubectlBluegreen(['status', scene.service, ...ns(), '--prometheus', stage.prometheus.url]);
     console.log(`[kubectl bluegreen status, canary]\n${text.stdout}`);
     expect(text.stdout).toMatch(/Trend: {7}5xx ratio [▁▂▃▄▅▆▇█·]+ {3}p99 [▁▂▃▄▅▆▇█·]+/);
+    // The report of the cutover under way: measured so far, the monitoring window still to begin.
+    expect(text.stdout).toContain("Timeline of this cutover to blue, against the seed's:");
+    expect(text.stdout).toMatch(/\n {2}canary +\d{4}-\d\d-\d\dT[\d:.]+Z\n {2}100 % +- +not yet\n {2}hold passed +- +not yet\n/);
+    expect(text.stdout).toMatch(/\n {2}deployment \(deploy → 100 %\) +\S+ so far \(seed: 4m00s\)\n {2}monitoring window \(100 % → hold passed\) +not yet \(seed: 10m00s\)\n/);
     const promote = await kubectlBluegreen(['promote', scene.service, ...ns()]);
     expect(promote.code).toBe(3);
     expect(promote.stderr).toContain('is not at full traffic');
@@ -156,7 +196,10 @@ describe('kubectl bluegreen against a live cutover', () => {
     expect(watched.code).toBe(1);
   });
 
-  it("the watcher's rollback leaves a latch that status shows and ack clears with a reason", async () => {
+  it("the watcher's rollback leaves a latch that status shows and ack clears with a reason; the cutover report says how it went", async () => {
+    // The manual rollback above ended the last cutover: the next one's 0 % step is recorded before its traffic.
+    const manualRollbackAt = Date.parse((await scene.readVirtualService()).metadata.annotations?.[ROLLED_BACK_AT] ?? '');
+    await awaitZeroPercentAfter(Number.isFinite(manualRollbackAt) ? manualRollbackAt : 0);
     await scene.mustApply('VirtualService blue=100 again', scene.virtualService({ green: 0, blue: 100 }));
     await scene.mesh!.waitForShare('v2', 1, 30_000);
     await waitUntil(async () => (await stage.query(`sum(istio_requests_total{destination_service_namespace="${scene.namespace}", destination_version="v2"})`)).length > 0, {
@@ -167,6 +210,27 @@ describe('kubectl bluegreen against a live cutover', () => {
     const status = await kubectlBluegreen(['status', scene.service, ...ns()]);
     expect(status.stdout).toMatch(/Phase: {7}RolledBack to green: .*error-rate/);
     console.log(`[kubectl bluegreen status, after the watcher's rollback]\n${status.stdout}`);
+    // The report of the rolled-back cutover: recorded steps in order, 100 % never reached, against the seed's figures.
+    const last = lastCutoverOf(await scene.readVirtualService());
+    expect(last).toMatchObject({ outcome: 'rolled-back', candidate: 'blue' });
+    const { deploy, ready, zero, canary, full, end } = last.times;
+    expect([deploy, ready, zero, canary, end].every((t) => t !== undefined && Number.isFinite(t))).toBe(true);
+    expect(deploy! <= ready! && ready! <= zero! && zero! <= canary! && canary! <= end!).toBe(true);
+    expect(full).toBeUndefined();
+    const rolledBack = (await scene.events()).filter((e) => e.reason === 'RolledBack' && e.message.includes('error-rate'));
+    expect(rolledBack).toHaveLength(1);
+    expect(rolledBack[0]!.message).toMatch(/timeline \(UTC\): deploy \d\d:\d\d:\d\d, ready \d\d:\d\d:\d\d, 0 % \d\d:\d\d:\d\d, canary \d\d:\d\d:\d\d, 100 % not reached, rolled back \d\d:\d\d:\d\d\./);
+    expect(rolledBack[0]!.message).toMatch(/Against the seed's timeline: deployment not reached \(seed: 4m00s\); monitoring window not reached \(seed: 10m00s\); total \S+ (within the seed's|over the seed's) ≤ 15m00s/);
+    expect(status.stdout).toContain("Timeline of the last cutover (rolled back) to blue, against the seed's:");
+    expect(status.stdout).toMatch(/ {2}100 % +- +not reached: rolled back before\n/);
+    expect(status.stdout).toMatch(/ {2}rolled back +\d{4}-\d\d-\d\dT/);
+    const json = await statusJson();
+    expect(json.status.report).toMatchObject({ candidate: 'blue', outcome: 'rolled-back' });
+    expect((json.status.report as { durations: { name: string; mark: string }[] }).durations.map((d) => [d.name, d.mark])).toEqual([
+      ['deployment', 'not reached'],
+      ['monitoring window', 'not reached'],
+      ['total', expect.stringMatching(/^(within|over)$/)],
+    ]);
     expect(status.stdout).toMatch(/Latch: {7}blue \(.*\) since .*kubectl bluegreen ack/);
     expect(status.code).toBe(1);
     const noReason = await kubectlBluegreen(['ack', scene.service, ...ns()]);
@@ -179,6 +243,41 @@ describe('kubectl bluegreen against a live cutover', () => {
     const vs = await scene.readVirtualService();
     expect(vs.metadata.annotations?.[ROLLBACK_LATCH]).toBeUndefined();
     expect(vs.metadata.annotations?.[ROLLBACK_LATCH_ACK]).toBe('fixed in v2.1');
+  });
+
+  it("a cutover to 100 % whose hold passes: the CutoverStable Event and status report its timeline against the seed's", async () => {
+    scene.mesh!.setBehaviour('v2', { errorRatio: 0 });
+    const rolledBackAt = lastCutoverOf(await scene.readVirtualService()).times.end!;
+    await awaitZeroPercentAfter(rolledBackAt);
+    await scene.mustApply('VirtualService blue=100 on every route', fullTrafficVirtualService());
+    await scene.mesh!.waitForShare('v2', 1, 30_000);
+    const stable = await waitUntil(async () => (await scene.events()).find((e) => e.reason === 'CutoverStable'), {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      description: `the watcher confirming blue after its ${HOLD_SECONDS} s hold at full traffic`,
+    });
+    const last = lastCutoverOf(await scene.readVirtualService());
+    expect(last).toMatchObject({ outcome: 'hold-passed', candidate: 'blue' });
+    const { deploy, ready, zero, canary, full, end } = last.times;
+    expect([deploy, ready, zero, canary, full, end].every((t) => t !== undefined && Number.isFinite(t))).toBe(true);
+    expect(deploy! <= ready! && ready! <= zero! && zero! <= canary! && canary! <= full! && full! <= end!).toBe(true);
+    expect(zero!).toBeGreaterThanOrEqual(rolledBackAt);
+    expect(end! - full!).toBeGreaterThanOrEqual(HOLD_SECONDS * 1000);
+    expect(stable.message).toMatch(new RegExp(`^no breach for ${HOLD_SECONDS} s at full traffic: blue is now the stable subset, green the next candidate\\. timeline \\(UTC\\): deploy \\d\\d:\\d\\d:\\d\\d, ready \\d\\d:\\d\\d:\\d\\d, 0 % \\d\\d:\\d\\d:\\d\\d, canary \\d\\d:\\d\\d:\\d\\d, 100 % \\d\\d:\\d\\d:\\d\\d, hold passed \\d\\d:\\d\\d:\\d\\d\\.`));
+    expect(stable.message).toMatch(/Against the seed's timeline: deployment \S+ (within the seed's|over the seed's) 4m00s.*; monitoring window \d+s within the seed's 10m00s; total \S+ (within the seed's|over the seed's) ≤ 15m00s/);
+    const text = await kubectlBluegreen(['status', scene.service, ...ns()]);
+    console.log(`[kubectl bluegreen status, after the hold passed]\n${text.stdout}`);
+    expect(text.stdout).toContain('Phase:       Stable on blue');
+    expect(text.stdout).toContain("Timeline of the last cutover (hold passed) to blue, against the seed's:");
+    for (const step of ['deploy', 'ready', '0 %', 'canary', '100 %', 'hold passed']) expect(text.stdout).toMatch(new RegExp(`\n  ${step} +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\n`));
+    expect(text.stdout).toMatch(/\n {2}monitoring window \(100 % → hold passed\) +\d+s within the seed's 10m00s\n/);
+    expect(text.code).toBe(0);
+    const json = await statusJson();
+    const report = json.status.report as { outcome: string; steps: { step: string; at?: string }[]; durations: { name: string; seconds: number; expectedSeconds: number }[] };
+    expect(report.outcome).toBe('hold-passed');
+    expect(report.steps.map((s) => [s.step, s.at])).toEqual(['deploy', 'ready', '0 %', 'canary', '100 %', 'hold passed'].map((s) => [s, expect.stringMatching(/^\d{4}-/)]));
+    expect(report.durations.map((d) => [d.name, d.expectedSeconds])).toEqual([['deployment', 240], ['monitoring window', 600], ['total', 900]]);
+    expect(report.durations[1]!.seconds).toBe(Math.round((end! - full!) / 1000));
   });
 
   it('drill refuses a VirtualService that has not opted in, and names the fix', async () => {

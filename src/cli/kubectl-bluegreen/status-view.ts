@@ -8,6 +8,7 @@ import { describeRevision, parseLatch } from '../../istio/rollback-latch.js';
 import { routesOf } from '../../istio/routes.js';
 import type { VirtualService } from '../../istio/types.js';
 import { readCutoverState, type CutoverState } from '../../watcher/cutover-state.js';
+import { currentSteps, cutoverReport, lastCutover, renderReport, type CutoverReport } from '../../watcher/cutover-report.js';
 import { formatNumber } from '../../watcher/thresholds.js';
 import type { Evaluation } from '../../watcher/verdict.js';
 import { sparkline } from './sparkline.js';
@@ -56,7 +57,10 @@ export interface CutoverStatus {
   weights: { route: string; weights: Record<string, number> }[];
   rules: RuleView[];
   trends: { errorRatio: string; latencyP99Ms: string } | undefined;
+  /** The steps the watcher's state annotations hold now. */
   timeline: { step: string; at: string }[];
+  /** The cutover under way, or else the last finished one, against the seed's expected timeline; undefined when none is recorded. */
+  report: CutoverReport | undefined;
   events: EventView[];
 }
 
@@ -87,6 +91,7 @@ export function describeStatus(input: StatusInput): CutoverStatus {
     rules: (input.evaluation?.result.findings ?? []).map((f) => ({ rule: f.rule, status: f.status, value: finite(f.value), threshold: finite(f.threshold), message: f.message })),
     trends: input.evaluation ? { errorRatio: sparkline(input.evaluation.errorRatioHistory), latencyP99Ms: sparkline(input.evaluation.latencyP99MsHistory) } : undefined,
     timeline: timelineOf(state),
+    report: reportOf(vs, state, now),
     events: [...input.events].sort((a, b) => a.at.localeCompare(b.at)).slice(-5),
   };
 }
@@ -139,6 +144,13 @@ function summaryOf(phase: Phase, state: CutoverState, holdLeftSeconds: number | 
   }
 }
 
+function reportOf(vs: VirtualService, state: CutoverState, now: Date): CutoverReport | undefined {
+  const annotations = vs.metadata.annotations ?? {};
+  if (state.recorded && state.active.length > 0) return cutoverReport(currentSteps(annotations, state), now);
+  const last = lastCutover(annotations);
+  return last ? cutoverReport(last) : undefined;
+}
+
 function timelineOf(state: CutoverState): { step: string; at: string }[] {
   const steps: [string, Date | undefined][] = [
     ['cutover started', state.cutoverStartedAt],
@@ -168,7 +180,11 @@ export function renderStatus(s: CutoverStatus): string {
     for (const r of s.rules) lines.push(`  ${r.status.padEnd(8)} ${r.rule.padEnd(17)} value ${r.value === null ? 'none' : formatNumber(r.value)}  threshold ${r.threshold === null ? 'none' : formatNumber(r.threshold)}`);
   }
   if (s.trends) lines.push(`Trend:       5xx ratio ${s.trends.errorRatio}   p99 ${s.trends.latencyP99Ms}`);
-  if (s.timeline.length > 0) {
+  if (s.report) {
+    const which = s.report.outcome === 'in-progress' ? 'this cutover' : `the last cutover (${s.report.outcome === 'hold-passed' ? 'hold passed' : 'rolled back'})`;
+    lines.push(`Timeline of ${which}${s.report.candidate ? ` to ${s.report.candidate}` : ''}, against the seed's:`);
+    for (const l of renderReport(s.report)) lines.push(`  ${l}`);
+  } else if (s.timeline.length > 0) {
     lines.push('Timeline:');
     for (const t of s.timeline) lines.push(`  ${t.at}  ${t.step}`);
   }
