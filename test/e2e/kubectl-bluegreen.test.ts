@@ -191,6 +191,12 @@ describe('kubectl bluegreen against a live cutover', () => {
     const status = await kubectlBluegreen(['status', scene.service, ...ns()]);
     expect(status.stdout).toContain('Phase:       RolledBack to green: manual rollback by sam: customer reports');
     expect(status.stdout).toMatch(/Events:\n(.*\n)*.*RolledBack/);
+    // The cutover ended by hand has its report, as one the watcher ends.
+    const last = lastCutoverOf(vs);
+    expect(last).toMatchObject({ outcome: 'rolled-back', candidate: 'blue' });
+    expect(last.times.end).toBe(Date.parse(vs.metadata.annotations?.[ROLLED_BACK_AT] ?? ''));
+    expect(status.stdout).toContain("Timeline of the last cutover (rolled back) to blue, against the seed's:");
+    expect(events.find((e) => e.reason === 'RolledBack')?.message).toMatch(/Against the seed's timeline: /);
     expect(status.code).toBe(1);
     const watched = await kubectlBluegreen(['status', scene.service, ...ns(), '--watch', '--timeout', '30s']);
     expect(watched.code).toBe(1);

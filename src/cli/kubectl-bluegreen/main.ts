@@ -11,6 +11,7 @@ import { PrometheusMetricsSource } from '../../prometheus/prometheus-metrics-sou
 import type { VirtualService } from '../../istio/types.js';
 import { clearRollbackLatch } from '../../watcher/clear-latch.js';
 import { decideCutover, readCutoverState } from '../../watcher/cutover-state.js';
+import { completionReport } from '../../watcher/cutover-timeline.js';
 import { evaluateService } from '../../watcher/evaluate.js';
 import { collectMetrics, keyOf } from '../../watcher/metrics-snapshot.js';
 import { VirtualServicePatcher } from '../../watcher/virtual-service-patcher.js';
@@ -206,7 +207,10 @@ async function rollback(cluster: PluginCluster, name: string, config: WatcherCon
   const state = readCutoverState(vs, config.mesh);
   const reason = `manual rollback by ${username}${why ? `: ${why}` : ''}`;
   const patcher = new VirtualServicePatcher(cluster.store(), { mesh: config.mesh });
-  const result = await patcher.rollBack(vs, { roles: state.roles, reason, at: new Date() });
+  const at = new Date();
+  // A cutover ended by hand gets its report too, written in the rollback's patch as the watcher writes it.
+  const report = state.active.length > 0 ? completionReport(vs, state, 'rolled-back', at) : undefined;
+  const result = await patcher.rollBack(vs, { roles: state.roles, reason, at, ...(report ? { annotations: report.annotations } : {}) });
   const where = `${vs.metadata.namespace}/${name}`;
   switch (result.outcome) {
     case 'already-rolled-back':
@@ -217,7 +221,7 @@ async function rollback(cluster: PluginCluster, name: string, config: WatcherCon
       process.stdout.write(`${where}: rolled back to ${state.roles.stableSubset} and verified (${moved}); recorded: ${reason}\n`);
       await cluster
         .recorder(`kubectl-bluegreen/${username}`)
-        .record(vs, { type: 'Warning', reason: 'RolledBack', message: `Rolled back to ${state.roles.stableSubset} by hand (${reason}): ${moved}`, at: new Date() })
+        .record(vs, { type: 'Warning', reason: 'RolledBack', message: `Rolled back to ${state.roles.stableSubset} by hand (${reason}): ${moved}${report ? `. ${report.summary}` : ''}`, at: new Date() })
         .catch((e: Error) => process.stderr.write(`warning: the rollback is done but its Event was not recorded: ${e.message}\n`));
       return 0;
     }
