@@ -18,7 +18,7 @@ import {
   LAST_CUTOVER,
   ZERO_PERCENT_AT,
 } from '../istio/annotations.js';
-import type { CutoverState } from './cutover-state.js';
+import { nonEmpty, time, type CutoverState } from './cutover-state.js';
 
 /** The seed's "Expected timeline", in seconds. */
 export const SEED_TIMELINE = { deploymentSeconds: 4 * 60, monitoringSeconds: 10 * 60, totalSeconds: 15 * 60 } as const;
@@ -247,14 +247,4 @@ function latest(a: Date | undefined, b: Date | undefined): Date | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
   return a.getTime() >= b.getTime() ? a : b;
-}
-
-function nonEmpty(v: string | undefined): string | undefined {
-  return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
-}
-
-function time(v: string | undefined): Date | undefined {
-  if (v === undefined) return undefined;
-  const ms = Date.parse(v);
-  return Number.isNaN(ms) ? undefined : new Date(ms);
 }

@@ -231,11 +231,13 @@ function defaultCandidate(stableSubset: string): string | undefined {
   return undefined;
 }
 
-function nonEmpty(v: string | undefined): string | undefined {
+/** An annotation's value trimmed, or undefined when absent or blank. */
+export function nonEmpty(v: string | undefined): string | undefined {
   return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
 }
 
-function time(v: string | undefined): Date | undefined {
+/** An annotation's ISO time, or undefined when absent or not a time. */
+export function time(v: string | undefined): Date | undefined {
   if (v === undefined) return undefined;
   const ms = Date.parse(v);
   return Number.isNaN(ms) ? undefined : new Date(ms);
