@@ -38,13 +38,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bgg-recorded-'));
   groups = await chartRecordingRules();
   const history = await startPrometheus({ backfill: scenarioHistory() });
-  let blocks: string;
   try {
-    blocks = await backfillRules(groups, history.url, { startSeconds: HISTORY_START, endSeconds: AT + 60 }, dir);
+    const blocks = await backfillRules(groups, history.url, { startSeconds: HISTORY_START, endSeconds: AT + 60 }, dir);
+    // The raw history's blocks beside the recorded ones: the same data, plus the rules' series.
+    prom = await startPrometheus({ blocks: [join(history.dir, 'data'), blocks] });
   } finally {
     await history.stop();
   }
-  prom = await startPrometheus({ backfill: scenarioHistory(), blocks: [blocks] });
   source = new PrometheusMetricsSource({ url: prom.url, timeoutMs: 30_000 });
   snapshot = await collectMetrics(source, AT, config);
   const probe = new PrometheusMetricsSource({ url: prom.url, timeoutMs: 30_000 });
