@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { KubernetesVirtualServiceStore } from '../cluster/kubernetes-virtual-service-store.js';
 import { clearRollbackLatch } from '../watcher/clear-latch.js';
-import { loadKubeConfig } from './process-lifecycle.js';
+import { loadKubeConfig } from './kube-config.js';
 
 const HELP = `usage: bluegreen-guard ack NAME -n NAMESPACE --reason TEXT [options]
 

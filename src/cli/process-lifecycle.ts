@@ -1,22 +1,6 @@
-// What the two long-running commands share: loading a kubeconfig, and
-// running until SIGTERM/SIGINT with JSON logs flushed on the way out.
-import { KubeConfig } from '@kubernetes/client-node';
+// What the two long-running commands share: running until SIGTERM/SIGINT
+// with JSON logs flushed on the way out.
 import { pino, type Logger } from 'pino';
-
-export function loadKubeConfig(kubeconfig: string | null | undefined, context: string | null | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromDefault();
-  } catch (e) {
-    throw new Error(`cannot load the kubeconfig ${kubeconfig ?? '(default)'}: ${(e as Error).message}; fix: pass --kubeconfig or run in a pod with a ServiceAccount`, { cause: e });
-  }
-  if (context) kc.setCurrentContext(context);
-  if (!kc.getCurrentCluster()) {
-    throw new Error(`the kubeconfig ${kubeconfig ?? '(default)'} names no current cluster${context ? ` for context ${context}` : ''}; fix: pass --kubeconfig and --context`);
-  }
-  return kc;
-}
 
 export interface Stoppable {
   stop(): Promise<void>;

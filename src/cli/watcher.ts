@@ -21,6 +21,7 @@ import { KubernetesSubsetPods } from '../cluster/kubernetes-subset-pods.js';
 import { measureRecovery } from '../watcher/recovery-probe.js';
 import { runSmokeTest } from '../watcher/smoke-test.js';
 import { KubernetesEventRecorder } from '../cluster/events.js';
+import { kubeConfigAccess } from '../cluster/kube-access.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
 import { KubernetesLeaseStore } from '../cluster/kubernetes-lease-store.js';
 import { KubernetesVirtualServiceStore } from '../cluster/kubernetes-virtual-service-store.js';
@@ -36,7 +37,8 @@ import { DrillCoordinator } from '../watcher/drills.js';
 import { PrometheusDrillTraffic } from '../watcher/drill-traffic.js';
 import { WatcherMetrics } from '../watcher/watcher-metrics.js';
 import { createMetricsServer } from '../http/metrics-server.js';
-import { loadKubeConfig, serveUntilSignal } from './process-lifecycle.js';
+import { loadKubeConfig } from './kube-config.js';
+import { serveUntilSignal } from './process-lifecycle.js';
 
 export const WATCHER_USAGE = `usage: bluegreen-guard watcher [options]
 
@@ -89,7 +91,7 @@ export async function startWatcher(config: WatcherConfig, options: WatcherProces
   const clock = { now: () => new Date() };
   const metrics = new WatcherMetrics({ defaultMetrics: true });
 
-  const caches = new WatcherCaches({ client: new KubeListWatchClient(kubeConfig), log: log.child({ component: 'cache' }), istioApiVersion: options.istioApiVersion });
+  const caches = new WatcherCaches({ client: new KubeListWatchClient(kubeConfigAccess(kubeConfig)), log: log.child({ component: 'cache' }), istioApiVersion: options.istioApiVersion });
   const store = new KubernetesVirtualServiceStore(kubeConfig.makeApiClient(CustomObjectsApi), options.istioApiVersion);
   const core = kubeConfig.makeApiClient(CoreV1Api);
 

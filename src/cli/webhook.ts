@@ -11,8 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ClusterCache } from '../cluster/cluster-cache.js';
+import { loadKubeAccess } from '../cluster/kube-access.js';
 import { KubeListWatchClient } from '../cluster/kube-list-watch-client.js';
-import { loadKubeConfig, serveUntilSignal } from './process-lifecycle.js';
+import { serveUntilSignal } from './process-lifecycle.js';
 import { releaseHeap } from './release-heap.js';
 import { MemoryClusterState } from '../cluster/memory-cluster-state.js';
 import type { ListWatchClient } from '../cluster/watch-cache.js';
@@ -190,8 +191,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
-  return serveUntilSignal('webhook', config.logLevel, (log) =>
-    startWebhook(config, { log, client: new KubeListWatchClient(loadKubeConfig(config.kubernetes.kubeconfig, config.kubernetes.context)) }),
+  return serveUntilSignal('webhook', config.logLevel, async (log) =>
+    startWebhook(config, { log, client: new KubeListWatchClient(await loadKubeAccess(config.kubernetes.kubeconfig, config.kubernetes.context)) }),
   );
 }
 

@@ -1,14 +1,14 @@
-// List and watch over plain node:https, authenticated by @kubernetes/client-node's
-// KubeConfig (kubeconfig file or in-cluster ServiceAccount). Raw JSON goes
+// List and watch over plain node:https, authenticated by a KubeAccess (a
+// kubeconfig file or the pod's ServiceAccount: ./kube-access.ts). Raw JSON goes
 // straight to the cache's slimmer: no typed model objects are built for the
 // 20,000 pods a large cluster holds.
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess, KubeRequestOptions } from './kube-access.js';
 import type { Json, ListPage, ListWatchClient, WatchEnd, WatchEvent, WatchHandle } from './watch-cache.js';
 
 export class KubeListWatchClient implements ListWatchClient {
-  constructor(private readonly kubeConfig: KubeConfig) {}
+  constructor(private readonly access: KubeAccess) {}
 
   async list(path: string, options: { limit: number; continueToken?: string; signal: AbortSignal }): Promise<ListPage> {
     const query: Record<string, string> = { limit: String(options.limit) };
@@ -75,13 +75,11 @@ export class KubeListWatchClient implements ListWatchClient {
   }
 
   private async prepare(path: string, query: Record<string, string>): Promise<{ url: URL; requestOptions: RequestOptions }> {
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster: set current-context or pass --kubeconfig');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    const url = new URL(this.access.server + path);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const requestOptions: RequestOptions & { headers: Record<string, string> } = { method: 'GET', headers: { Accept: 'application/json' } };
+    const requestOptions: KubeRequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
     // Per request: token files (in-cluster ServiceAccount tokens) are re-read when they rotate.
-    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
+    await this.access.apply(requestOptions);
     return { url, requestOptions };
   }
 }

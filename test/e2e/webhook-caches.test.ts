@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { ClusterCache, type CacheScope } from '../../src/cluster/cluster-cache.js';
+import { loadKubeAccess } from '../../src/cluster/kube-access.js';
 import { KubeListWatchClient } from '../../src/cluster/kube-list-watch-client.js';
 import { MemoryClusterState } from '../../src/cluster/memory-cluster-state.js';
 import { parseWebhookConfig } from '../../src/config/webhook-config.js';
@@ -62,9 +62,7 @@ describe('webhook caches and composition against a real kube-apiserver', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
-    client = new KubeListWatchClient(kc);
+    client = new KubeListWatchClient(await loadKubeAccess(cp.kubeconfigPath, null));
   });
 
   afterAll(async () => {
