@@ -2,7 +2,7 @@
 // server answering a fixed AdmissionReview), side by side in one run, under
 // one open-loop load generator. Servers are pinned to core 0, the generator
 // to core 1 (taskset), each in its own process.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -222,6 +222,8 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
     for (const c of children.reverse()) await c.stop().catch(() => {});
+    // The webhook's own log (and what --webhook-node-args such as --trace-gc printed) stays with the results.
+    if (existsSync(join(dir, 'webhook.log'))) copyFileSync(join(dir, 'webhook.log'), join(ctx.resultsDir, 'webhook.log'));
     rmSync(dir, { recursive: true, force: true });
   }
 }

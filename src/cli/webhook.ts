@@ -26,7 +26,7 @@ import { judgeGuardSwitches } from '../webhook/rules/guard-switches.js';
 import { AUDIT_BREAK_GLASS_REASON, AUDIT_BREAK_GLASS_USER, breakGlass } from '../webhook/rules/break-glass.js';
 import { AdmissionMetrics } from '../webhook/metrics.js';
 import { PrometheusScrapeStatus } from '../webhook/prometheus-scrape-status.js';
-import { WorkerScrapeReader, type ScrapeReader } from '../webhook/scrape-reader.js';
+import { StreamingScrapeReader, WorkerScrapeReader, type ScrapeReader } from '../webhook/scrape-reader.js';
 import { createWebhookApp, createWebhookServer, listen } from '../webhook/server.js';
 import { CertificateReloader, loadServingCertificate } from '../webhook/tls.js';
 import type { ReviewInput } from '../webhook/verdict.js';
@@ -197,13 +197,15 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /**
- * The `up` query and its parse run in a worker thread, off the admission
- * thread, unless configured otherwise. Run from the TypeScript sources (the
- * tests) there is no compiled worker, and they run on this thread.
+ * How the `up` refresh reads its answer (prometheus.refreshIn): `stream`, the
+ * default, on this thread as it arrives, yielding to the reviews between
+ * chunks; `worker` in a worker thread (run from the TypeScript sources, the
+ * tests, there is no compiled worker and it runs here); `main` in one parse.
  */
 function scrapeReader(url: string, prometheus: WebhookConfig['prometheus'], log: Logger): ScrapeReader | MetricsSource {
   const { timeoutMs } = prometheus;
   const workerFile = WorkerScrapeReader.workerFile();
+  if (prometheus.refreshIn === 'stream') return new StreamingScrapeReader({ url, timeoutMs });
   if (prometheus.refreshIn === 'main') return new PrometheusMetricsSource({ url, timeoutMs });
   if (existsSync(fileURLToPath(workerFile))) return new WorkerScrapeReader({ url, timeoutMs }, workerFile);
   log.info({ component: 'scrape-status' }, 'no compiled scrape-status worker beside the webhook: up is read on the admission thread');

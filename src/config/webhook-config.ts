@@ -14,7 +14,7 @@ import { parseMeshConfig, type LegacyMeshValue, type MeshField } from './mesh-co
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const REFRESH_THREADS = ['worker', 'main'] as const;
+export const REFRESH_THREADS = ['stream', 'worker', 'main'] as const;
 export type RefreshThread = (typeof REFRESH_THREADS)[number];
 const CACHE_SCOPES: readonly CacheScope[] = ['cluster', 'guarded-namespaces'];
 const ISTIO_API_VERSIONS: readonly IstioApiVersion[] = ['v1', 'v1beta1', 'v1alpha3'];
@@ -84,7 +84,7 @@ export function defaultWebhookConfigDocument(): Omit<WebhookConfig, 'rules' | 'm
     kubernetes: { kubeconfig: null, context: null, cacheScope: 'cluster', istioApiVersion: 'v1', watchTimeoutSeconds: 300, stallSeconds: 90 },
     shutdownGraceSeconds: 5,
     logLevel: 'info',
-    prometheus: { url: null, refreshIntervalSeconds: 15, timeoutMs: 5000, refreshIn: 'worker' },
+    prometheus: { url: null, refreshIntervalSeconds: 15, timeoutMs: 5000, refreshIn: 'stream' },
   };
 }
 

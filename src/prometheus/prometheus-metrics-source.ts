@@ -121,7 +121,7 @@ export class PrometheusMetricsSource implements MetricsSource {
     let bytes = 0;
     let ok = false;
     try {
-      const body = new URLSearchParams({ query: promql, ...params, ...SCALE_OUT_PARAMS, timeout: `${Math.max(1, Math.floor(this.options.timeoutMs / 1000))}s` });
+      const body = queryParameters(promql, params, this.options.timeoutMs);
       let res: Response;
       try {
         // POST keeps long aggregated queries out of URL length limits.
@@ -149,7 +149,7 @@ export class PrometheusMetricsSource implements MetricsSource {
         throw new PrometheusQueryError(`Prometheus at ${this.base}${path} answered HTTP ${res.status} with a body that is not JSON (${text.slice(0, 120)}). Fix: the URL must point at Prometheus itself, not at a UI or proxy page.`, promql);
       }
       if (!res.ok || parsed.status !== 'success' || parsed.data === undefined) {
-        throw new PrometheusQueryError(rejection(this.base, res.status, parsed, promql), promql);
+        throw new PrometheusQueryError(rejectionMessage(this.base, res.status, parsed, promql), promql);
       }
       const partial = partialWarnings(parsed.warnings);
       if (partial.length > 0) {
@@ -173,8 +173,13 @@ export class PrometheusMetricsSource implements MetricsSource {
  */
 const STORE_FAILURE = /rpc error: code = (Unavailable|ResourceExhausted|Aborted)\b|fetch series for .*Addr:/;
 
+/** A query's form body: the PromQL, its time parameters, the scale-out layers' parameters and the server-side timeout. */
+export function queryParameters(promql: string, params: Record<string, string>, timeoutMs: number): URLSearchParams {
+  return new URLSearchParams({ query: promql, ...params, ...SCALE_OUT_PARAMS, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` });
+}
+
 /** Why a query failed, with the fix that fits: a timeout or an unavailable store is not a bad template. */
-function rejection(base: string, httpStatus: number, parsed: ApiResponse, promql: string): string {
+export function rejectionMessage(base: string, httpStatus: number, parsed: Pick<ApiResponse, 'errorType' | 'error'>, promql: string): string {
   const reason = `HTTP ${httpStatus}, ${parsed.errorType ?? 'error'}: ${parsed.error ?? 'no detail'}`;
   if (parsed.errorType === 'timeout' || parsed.errorType === 'canceled' || /deadline ?exceeded|timed? ?out/i.test(parsed.error ?? '')) {
     return `${base} gave up on the query (${reason}): ${promql}. Fix: raise prometheusTimeoutMs in the watcher configuration (the webhook: prometheus.timeoutMs), or the query layer's own limit (Prometheus --query.timeout, Thanos --query.timeout).`;

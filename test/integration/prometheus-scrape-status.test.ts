@@ -5,7 +5,7 @@ import { PrometheusMetricsSource } from '../../src/prometheus/prometheus-metrics
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PrometheusScrapeStatus } from '../../src/webhook/prometheus-scrape-status.js';
-import { WorkerScrapeReader } from '../../src/webhook/scrape-reader.js';
+import { PrometheusScrapeReader, StreamingScrapeReader, WorkerScrapeReader } from '../../src/webhook/scrape-reader.js';
 import { ensureCliBuilt, REPO } from '../support/built-cli.js';
 import { freePort } from '../support/free-port.js';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
@@ -85,6 +85,35 @@ describe('PrometheusScrapeStatus against a real Prometheus scraping real targets
     nowMs += 30_001;
     expect(status.fresh).toBe(false);
     expect(status.podScraped('shop', 'reviews-v2-7d9f8')).toBeUndefined();
+  }, 60_000);
+
+  it('reads up as the answer arrives (the default), with the same answers as one parse of the whole reply', async () => {
+    const url = prom?.url ?? '';
+    const status = new PrometheusScrapeStatus({ source: new StreamingScrapeReader({ url, timeoutMs: 5000 }), refreshIntervalMs: 200 });
+    status.start();
+    try {
+      await waitUntil(() => status.podScraped('shop', 'reviews-v2-7d9f8') === true && status.podScraped('shop', 'ratings-v2-5c4b1') === false, {
+        timeoutMs: 30_000,
+        description: 'reviews-v2 scraped and up, ratings-v2 scraped and down, read as a stream',
+      });
+      expect(status.podScraped('shop', 'unknown-pod')).toBe(false);
+    } finally {
+      status.stop();
+    }
+    // Both readers asked about the same instant: the same pods, the same values.
+    const atMs = Date.now();
+    const streamed = await new StreamingScrapeReader({ url, timeoutMs: 5000 }).read(atMs);
+    const whole = await new PrometheusScrapeReader(new PrometheusMetricsSource({ url, timeoutMs: 5000 })).read(atMs);
+    expect(streamed).toEqual(whole);
+    expect(streamed).toMatchObject({ full: true, pods: 2 });
+    const failures: string[] = [];
+    const blind = new PrometheusScrapeStatus({
+      source: new StreamingScrapeReader({ url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000 }),
+      onRefresh: (o) => (o.ok ? undefined : failures.push(o.error)),
+    });
+    await blind.refresh();
+    expect(failures[0]).toMatch(/could not be reached/);
+    expect(blind.podScraped('shop', 'reviews-v2-7d9f8')).toBeUndefined();
   }, 60_000);
 
   it('reads up in a worker thread (the compiled scrape-worker the webhook ships), and hands over only the change', async () => {

@@ -18,10 +18,11 @@ function problemsOf(f: () => unknown): string[] {
 }
 
 describe('webhook config', () => {
-  it('reads up in a worker thread unless prometheus.refreshIn says main, and names the choices otherwise', () => {
-    expect(loadWebhookConfig([]).prometheus.refreshIn).toBe('worker');
+  it('reads up as a stream unless prometheus.refreshIn says worker or main, and names the choices otherwise', () => {
+    expect(loadWebhookConfig([]).prometheus.refreshIn).toBe('stream');
+    expect(parseWebhookConfig({ prometheus: { refreshIn: 'worker' } }).prometheus.refreshIn).toBe('worker');
     expect(parseWebhookConfig({ prometheus: { url: 'http://prometheus:9090', refreshIn: 'main' } }).prometheus).toMatchObject({ url: 'http://prometheus:9090', refreshIn: 'main' });
-    expect(problemsOf(() => parseWebhookConfig({ prometheus: { refreshIn: 'thread' } })).join('\n')).toMatch(/prometheus\.refreshIn.*worker.*main/);
+    expect(problemsOf(() => parseWebhookConfig({ prometheus: { refreshIn: 'thread' } })).join('\n')).toMatch(/prometheus\.refreshIn.*stream.*worker.*main/);
   });
 
   it('has working defaults without a file', () => {
