@@ -2,7 +2,7 @@
 // server answering a fixed AdmissionReview), side by side in one run, under
 // one open-loop load generator. Servers are pinned to core 0, the generator
 // to core 1 (taskset), each in its own process.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,8 +19,12 @@ export const SERVER_CPU = '0';
 export const LOAD_CPU = '1';
 /** A rate is sustained when every request is answered, correctly, with p99 within this bound (in one of two tries). */
 export const SUSTAINED_P99_MS = 10;
-/** MISSION.md: p99 < 5 ms at 500/s, within 1.3× of the floor; resident memory under 200 MB (decimal: 190.7 MiB) with 20,000 pods cached. */
-export const TARGET = { rate: 500, p99Ms: 5, floorRatio: 1.3, rssBytes: 200e6 };
+/**
+ * MISSION.md and the performance issue: at 500/s p99 < 5 ms and within 1.3× of the floor, p99.9 < 10 ms, no
+ * event-loop stall over 10 ms; no failed review at any fixed rate; a maximum sustained rate of at least half the
+ * floor's; resident memory with 20,000 pods cached under 150 MB once ready and 200 MB after the load (decimal MB).
+ */
+export const TARGET = { rate: 500, p99Ms: 5, floorRatio: 1.3, p999Ms: 10, stallMs: 10, sustainedFloorRatio: 0.5, readyRssBytes: 150e6, rssBytes: 200e6 };
 
 type Target = 'floor' | 'webhook';
 const TARGETS: Target[] = ['floor', 'webhook'];
@@ -33,11 +37,13 @@ interface Plan {
   searchStepMs: number;
   bisections: number;
   connections: number;
+  /** Namespaces of the further clusters the webhook's memory is measured over (once ready, no load): 1,000 is 100,000 pods. */
+  memoryPoints: number[];
 }
 
 function plan(quick: boolean): Plan {
   return quick
-    ? { shape: FULL_CLUSTER, fixedRates: [100, 500, 1000].map((r) => ({ ratePerSecond: r, durationMs: 1500 })), warmupMs: 500, searchStartRate: 2000, searchStepMs: 1000, bisections: 0, connections: 32 }
+    ? { shape: FULL_CLUSTER, fixedRates: [100, 500, 1000].map((r) => ({ ratePerSecond: r, durationMs: 1500 })), warmupMs: 500, searchStartRate: 2000, searchStepMs: 1000, bisections: 0, connections: 32, memoryPoints: [20] }
     : {
         shape: FULL_CLUSTER,
         fixedRates: [
@@ -50,6 +56,7 @@ function plan(quick: boolean): Plan {
         searchStepMs: 3000,
         bisections: 4,
         connections: 64,
+        memoryPoints: [1000],
       };
 }
 
@@ -71,11 +78,24 @@ export interface AdmissionResults {
   readyMs: number;
   /** The same command over an empty cluster, once ready; then over the generated cluster, once ready and after the load. */
   memory: { emptyCluster: ProcessMemory; afterSync: ProcessMemory; afterLoad: ProcessMemory };
+  /** The same command over clusters of other sizes, once ready (no load): how memory grows with the pods cached. */
+  memoryPoints: MemoryPoint[];
   /** What the webhook asked its API server and Prometheus while the load ran (watch renewals and the background `up` refresh). */
   apiCallsUnderLoad: { lists: number; watches: number; prometheusQueries: number };
   fixed: Array<{ ratePerSecond: number; floor: ServerStep; webhook: ServerStep }>;
   maxSustained: Record<Target, { ratePerSecond: number; steps: ServerStep[] }>;
   searchStepSeconds: number;
+}
+
+export interface MemoryPoint {
+  pods: number;
+  readyMs: number;
+  memory: ProcessMemory;
+}
+
+/** Resident memory per 1,000 pods cached, above the same command over an empty cluster. */
+export function mbPer1000Pods(point: { pods: number; memory: ProcessMemory }, empty: ProcessMemory): number {
+  return (point.memory.rssBytes - empty.rssBytes) / 1e6 / (point.pods / 1000);
 }
 
 class ProcessHandle {
@@ -204,6 +224,26 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
     for (const target of TARGETS) maxSustained[target] = await searchMaxRate(target, p, step);
     const afterLoad = webhook.memory();
     const apiAfter = await api.request<ClusterApiCounts>('counts');
+    await command.stop();
+    await api.stop();
+
+    // Larger clusters, each in a stand-in of its own: memory once ready, and its growth per pod.
+    const memoryPoints: MemoryPoint[] = [];
+    for (const namespaces of p.memoryPoints) {
+      const shape = { ...p.shape, namespaces };
+      ctx.progress(`admission: the webhook over ${objectCounts(shape).Pod} pods (memory only)`);
+      const pointApi = await BenchChild.start<{ port: number }>({ script: 'admission/cluster-api-process.ts', input: { shape }, cpus: LOAD_CPU });
+      children.push(pointApi);
+      const pointDir = join(dir, `pods-${namespaces}`);
+      mkdirSync(pointDir);
+      const point = await startWebhookCommand({ ...commandOptions(`http://127.0.0.1:${pointApi.ready.port}`), workDir: pointDir, readyTimeoutMs: 600_000 });
+      const memory = processMemory(point.pid);
+      const pods = (await cacheObjects(point.metricsPort)).Pod ?? 0;
+      await point.stop();
+      await pointApi.stop();
+      memoryPoints.push({ pods, readyMs: point.readyMs, memory });
+      ctx.progress(`admission: ${pods} pods cached: RSS ${mb(memory.rssBytes)} once ready (peak ${mb(memory.peakRssBytes)}), ready after ${point.readyMs} ms`);
+    }
 
     const results: AdmissionResults = {
       pinned: canPin(),
@@ -211,6 +251,7 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
       objects,
       readyMs: command.readyMs,
       memory: { emptyCluster: emptyMemory, afterSync, afterLoad },
+      memoryPoints,
       apiCallsUnderLoad: { lists: apiAfter.lists - apiBefore.lists, watches: apiAfter.watches - apiBefore.watches, prometheusQueries: apiAfter.prometheusQueries - apiBefore.prometheusQueries },
       fixed,
       maxSustained,
@@ -296,16 +337,32 @@ function printAdmission(r: AdmissionResults, pinnedNote: string): void {
 
   const m = r.memory;
   print(`\nWebhook resident memory: ${mb(m.afterSync.rssBytes)} once the caches synced (${mb(m.emptyCluster.rssBytes)} for the same command over an empty cluster), ${mb(m.afterLoad.rssBytes)} after the load (peak ${mb(m.afterLoad.peakRssBytes)}).`);
+  const points = [{ pods: r.objects.Pod ?? 0, readyMs: r.readyMs, memory: m.afterSync }, ...r.memoryPoints].sort((a, b) => a.pods - b.pods);
+  print(table(
+    ['pods cached', 'ready after', 'RSS once ready', 'peak RSS', 'MB per 1,000 pods (above the empty cluster)'],
+    points.map((pt) => [String(pt.pods), `${(pt.readyMs / 1000).toFixed(1)} s`, mb(pt.memory.rssBytes), mb(pt.memory.peakRssBytes), mbPer1000Pods(pt, m.emptyCluster).toFixed(2)]),
+  ));
   const calls = r.apiCallsUnderLoad;
   print(`Asked by the webhook while under load: ${calls.lists} lists, ${calls.watches} watches, ${calls.prometheusQueries} Prometheus queries (the background \`up\` refresh, every 15 s); the review path asks nothing (test/unit/hot-path-no-io.test.ts).`);
   const at = r.fixed.find((f) => f.ratePerSecond === TARGET.rate);
+  const met = (ok: boolean): string => (ok ? 'MET' : 'MISSED');
   if (at) {
     const p99 = at.webhook.summary.p99Ms;
     const x = p99 / at.floor.summary.p99Ms;
-    const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+    const p999 = at.webhook.summary.p999Ms;
+    const stall = at.webhook.eventLoopMaxMs;
     print(
-      `Targets: p99 at ${TARGET.rate}/s ${ms(p99)} ms (< ${TARGET.p99Ms} ms: ${met(p99 < TARGET.p99Ms)}); ${x.toFixed(2)}× the floor's p99 (≤ ${TARGET.floorRatio}×: ${met(x <= TARGET.floorRatio)}); ` +
-        `RSS with ${r.objects.Pod ?? 0} pods cached ${mb(m.afterSync.rssBytes)} once ready, ${mb(m.afterLoad.rssBytes)} after the load (< 200 MB = ${mb(TARGET.rssBytes)}: ${met(m.afterSync.rssBytes < TARGET.rssBytes)} once ready, ${met(m.afterLoad.rssBytes < TARGET.rssBytes)} after the load).`,
+      `Targets at ${TARGET.rate}/s: p99 ${ms(p99)} ms (< ${TARGET.p99Ms} ms: ${met(p99 < TARGET.p99Ms)}); ${x.toFixed(2)}× the floor's p99 (≤ ${TARGET.floorRatio}×: ${met(x <= TARGET.floorRatio)}); ` +
+        `p99.9 ${ms(p999)} ms (< ${TARGET.p999Ms} ms: ${met(p999 < TARGET.p999Ms)}); longest event-loop stall ${ms(stall)} ms (≤ ${TARGET.stallMs} ms: ${met(stall <= TARGET.stallMs)}).`,
     );
   }
+  const failed = r.fixed.reduce((n, f) => n + f.webhook.summary.errorCount, 0);
+  const sustained = r.maxSustained.webhook.ratePerSecond / r.maxSustained.floor.ratePerSecond;
+  print(
+    `Targets under load: failed reviews at the fixed rates ${failed} (0: ${met(failed === 0)}); maximum sustained rate ${r.maxSustained.webhook.ratePerSecond}/s = ${sustained.toFixed(2)}× the floor's (≥ ${TARGET.sustainedFloorRatio}×: ${met(sustained >= TARGET.sustainedFloorRatio)}).`,
+  );
+  print(
+    `Targets for memory: RSS with ${r.objects.Pod ?? 0} pods cached ${mb(m.afterSync.rssBytes)} once ready (< 150 MB = ${mb(TARGET.readyRssBytes)}: ${met(m.afterSync.rssBytes < TARGET.readyRssBytes)}), ` +
+      `${mb(m.afterLoad.rssBytes)} after the load (< 200 MB = ${mb(TARGET.rssBytes)}: ${met(m.afterLoad.rssBytes < TARGET.rssBytes)}).`,
+  );
 }
