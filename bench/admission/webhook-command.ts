@@ -1,6 +1,6 @@
-// The webhook under test, run as it ships: `node --enable-source-maps
-// dist/cli/main.js webhook` (what the image and bin/bluegreen-guard run, on the
-// project's Node 24), configured by
+// The webhook under test, run as it ships: `node <the chart's
+// webhook.nodeOptions> dist/cli/main.js webhook` (what the chart's container
+// and bin/bluegreen-guard run, on the project's Node 24), configured by
 // a file and flags, its caches listing the cluster from a kubeconfig's API
 // server, its metrics-scraped cache asking a Prometheus URL. Its pid is the
 // node process's (taskset execs it), so /proc gives its own memory and CPU.
@@ -8,12 +8,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ensureCliBuilt, REPO } from '../../test/support/built-cli.js';
 import { freePort } from '../../test/support/free-port.js';
 import { pinned } from '../lib/bench-child.js';
 
 const MAIN = join(REPO, 'dist', 'cli', 'main.js');
+
+/** The Node options the chart runs the webhook with (webhook.nodeOptions in its values). */
+export function shippedWebhookNodeOptions(): string[] {
+  const values = parse(readFileSync(join(REPO, 'charts', 'bluegreen-guard', 'values.yaml'), 'utf8')) as { webhook?: { nodeOptions?: string } };
+  return (values.webhook?.nodeOptions ?? '').split(/\s+/).filter(Boolean);
+}
 
 export interface WebhookCommandOptions {
   cpus: string | undefined;
@@ -22,7 +28,7 @@ export interface WebhookCommandOptions {
   /** Kubernetes API server (and Prometheus) URL. */
   apiUrl: string;
   workDir: string;
-  /** Extra Node/V8 options before the script (e.g. `--cpu-prof`). */
+  /** Extra Node/V8 options before the script (e.g. `--cpu-prof`), after the shipped ones (a later option wins). */
   nodeArgs?: string[];
   /** Another build's dist/cli/main.js, to compare a change before it is in dist/; default this checkout's. */
   main?: string;
@@ -62,7 +68,7 @@ export async function startWebhookCommand(options: WebhookCommandOptions): Promi
   const logPath = join(options.workDir, 'webhook.log');
   const log = openSync(logPath, 'w');
   const args = ['webhook', '--config', configPath, '--host', '127.0.0.1', '--port', String(port), '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--cert-file', options.certFile, '--key-file', options.keyFile, '--kubeconfig', kubeconfig];
-  const { command, args: argv } = pinned(options.cpus, process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', options.main ?? MAIN, ...args]);
+  const { command, args: argv } = pinned(options.cpus, process.execPath, [...shippedWebhookNodeOptions(), ...(options.nodeArgs ?? []), options.main ?? MAIN, ...args]);
   const started = performance.now();
   const child: ChildProcess = spawn(command, argv, { stdio: ['ignore', log, log] });
   closeSync(log);

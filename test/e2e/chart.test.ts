@@ -234,6 +234,18 @@ describe('the config files the chart renders are the ones the processes read', (
     expect(container?.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'metrics' });
   });
 
+  it("runs the webhook with webhook.nodeOptions as its NODE_OPTIONS (a small young generation by default), overridable", async () => {
+    const nodeOptionsOf = async (name: string, values: Record<string, unknown>) => {
+      const { objects } = await render(name, 'guard-system', values);
+      const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-webhook')) as unknown as {
+        spec: { template: { spec: { containers: { name: string; env?: { name: string; value: string }[] }[] } } };
+      };
+      return deployment.spec.template.spec.containers.find((c) => c.name === 'webhook')?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+    };
+    expect(await nodeOptionsOf('node-options', {})).toBe('--enable-source-maps --max-semi-space-size=8');
+    expect(await nodeOptionsOf('node-options-set', { webhook: { nodeOptions: '--max-semi-space-size=16' } })).toBe('--max-semi-space-size=16');
+  });
+
   it('sizes memory from the benchmarks: each limit above the largest peak measured (docs/security.md, memory sizing)', async () => {
     const { objects } = await render('mem', 'guard-system');
     const memory = (suffix: string, container: string) => {
