@@ -13,7 +13,8 @@ import { FULL_CLUSTER, objectCounts, type ClusterShape } from '../lib/cluster-fi
 import { mb, ms, percent, print, ratio, saveJson, section, table, type BenchContext } from '../lib/report.js';
 import type { ConnectArgs, RunArgs, RunSummary } from './load-process.js';
 import type { ClusterApiCounts } from './cluster-api-process.js';
-import { startWebhookCommand, type WebhookCommandOptions } from './webhook-command.js';
+import type { RefreshMeasurement } from './refresh-process.js';
+import { shippedWebhookNodeOptions, startWebhookCommand, type WebhookCommandOptions } from './webhook-command.js';
 
 export const SERVER_CPU = '0';
 export const LOAD_CPU = '1';
@@ -37,13 +38,15 @@ interface Plan {
   searchStepMs: number;
   bisections: number;
   connections: number;
+  /** How many `up` refreshes to time alone per way of reading the answer. */
+  refreshes: number;
   /** Namespaces of the further clusters the webhook's memory is measured over (once ready, no load): 1,000 is 100,000 pods. */
   memoryPoints: number[];
 }
 
 function plan(quick: boolean): Plan {
   return quick
-    ? { shape: FULL_CLUSTER, fixedRates: [100, 500, 1000].map((r) => ({ ratePerSecond: r, durationMs: 1500 })), warmupMs: 500, searchStartRate: 2000, searchStepMs: 1000, bisections: 0, connections: 32, memoryPoints: [20] }
+    ? { shape: FULL_CLUSTER, fixedRates: [100, 500, 1000].map((r) => ({ ratePerSecond: r, durationMs: 1500 })), warmupMs: 500, searchStartRate: 2000, searchStepMs: 1000, bisections: 0, connections: 32, memoryPoints: [20], refreshes: 5 }
     : {
         shape: FULL_CLUSTER,
         fixedRates: [
@@ -57,6 +60,7 @@ function plan(quick: boolean): Plan {
         bisections: 4,
         connections: 64,
         memoryPoints: [1000],
+        refreshes: 20,
       };
 }
 
@@ -80,6 +84,8 @@ export interface AdmissionResults {
   memory: { emptyCluster: ProcessMemory; afterSync: ProcessMemory; afterLoad: ProcessMemory };
   /** The same command over clusters of other sizes, once ready (no load): how memory grows with the pods cached. */
   memoryPoints: MemoryPoint[];
+  /** The `up` refresh alone on the webhook's core: one parse of the whole answer against the streamed read. */
+  refresh: RefreshMeasurement[];
   /** What the webhook asked its API server and Prometheus while the load ran (watch renewals and the background `up` refresh). */
   apiCallsUnderLoad: { lists: number; watches: number; prometheusQueries: number };
   fixed: Array<{ ratePerSecond: number; floor: ServerStep; webhook: ServerStep }>;
@@ -165,6 +171,14 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
     // The stand-in API server and Prometheus answer from the load generator's core, off the server's.
     const api = await BenchChild.start<{ port: number }>({ script: 'admission/cluster-api-process.ts', input: { shape: p.shape }, cpus: LOAD_CPU });
     children.push(api);
+
+    // The `up` refresh alone on the webhook's core, before the webhook starts: each way of reading the answer.
+    const refreshChild = await BenchChild.start({ script: 'admission/refresh-process.ts', input: { url: `http://127.0.0.1:${api.ready.port}` }, cpus: SERVER_CPU, nodeArgs: shippedWebhookNodeOptions() });
+    children.push(refreshChild);
+    const refresh: RefreshMeasurement[] = [];
+    for (const mode of ['whole', 'stream'] as const) refresh.push(await refreshChild.request<RefreshMeasurement>('measure', { mode, refreshes: p.refreshes }));
+    await refreshChild.stop();
+    for (const r of refresh) ctx.progress(`admission: up refresh (${r.mode}) over ${r.pods} pods: ${ms(r.durationMedianMs)} ms, event-loop stall ${ms(r.stallMedianMs)} ms median, ${ms(r.stallMaxMs)} ms max`);
     const command = await startWebhookCommand(commandOptions(`http://127.0.0.1:${api.ready.port}`, 'webhook.cpuprofile'));
     stops.push(() => command.stop());
     const webhook = new ProcessHandle(command.pid);
@@ -252,6 +266,7 @@ export async function benchAdmission(ctx: BenchContext): Promise<AdmissionResult
       readyMs: command.readyMs,
       memory: { emptyCluster: emptyMemory, afterSync, afterLoad },
       memoryPoints,
+      refresh,
       apiCallsUnderLoad: { lists: apiAfter.lists - apiBefore.lists, watches: apiAfter.watches - apiBefore.watches, prometheusQueries: apiAfter.prometheusQueries - apiBefore.prometheusQueries },
       fixed,
       maxSustained,
@@ -341,6 +356,11 @@ function printAdmission(r: AdmissionResults, pinnedNote: string): void {
   print(table(
     ['pods cached', 'ready after', 'RSS once ready', 'peak RSS', 'MB per 1,000 pods (above the empty cluster)'],
     points.map((pt) => [String(pt.pods), `${(pt.readyMs / 1000).toFixed(1)} s`, mb(pt.memory.rssBytes), mb(pt.memory.peakRssBytes), mbPer1000Pods(pt, m.emptyCluster).toFixed(2)]),
+  ));
+  print(`\nThe metrics-scraped rule's \`up\` refresh alone, on the webhook's core (${r.refresh[0]?.pods ?? 0} pods, ${r.refresh[0]?.refreshes ?? 0} refreshes each):`);
+  print(table(
+    ['read', 'refresh median ms', 'refresh max ms', 'event-loop stall median ms', 'stall max ms'],
+    r.refresh.map((x) => [x.mode === 'stream' ? 'streamed (default)' : 'whole answer, one parse', ms(x.durationMedianMs), ms(x.durationMaxMs), ms(x.stallMedianMs), ms(x.stallMaxMs)]),
   ));
   const calls = r.apiCallsUnderLoad;
   print(`Asked by the webhook while under load: ${calls.lists} lists, ${calls.watches} watches, ${calls.prometheusQueries} Prometheus queries (the background \`up\` refresh, every 15 s); the review path asks nothing (test/unit/hot-path-no-io.test.ts).`);

@@ -5,6 +5,7 @@
 // it as it arrives (StreamingScrapeReader: one small parse per sample, the
 // event loop served between chunks); a worker thread (WorkerScrapeReader) is
 // the other way to keep it off the reviews, at some 45 MiB more resident.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { streamInstantVector, type InstantVectorStreamOptions } from '../prometheus/instant-vector-stream.js';
 import type { MetricsSource } from '../prometheus/metrics-source.js';
@@ -122,7 +123,13 @@ export class StreamingScrapeReader implements ScrapeReader {
     const set: Array<[string, number]> = [];
     const removed: string[] = [];
     let pods = 0;
+    let sinceYield = 0;
     for (const [namespace, inNamespace] of this.pods) {
+      // The walk over every pod, too, leaves room for reviews.
+      if ((sinceYield += inNamespace.size) >= 2000) {
+        sinceYield = 0;
+        await yieldToEventLoop();
+      }
       for (const [pod, entry] of inNamespace) {
         if (entry.read !== read) {
           removed.push(`${namespace}/${pod}`);

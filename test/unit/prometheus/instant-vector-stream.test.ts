@@ -120,6 +120,23 @@ describe('streamInstantVector', () => {
     turns = 1000;
   });
 
+  it('reads one large chunk in slices, serving the event loop between them', async () => {
+    const text = vector(Array.from({ length: 4000 }, (_, i) => ['shop', `pod-${i}`, '1']));
+    expect(text.length).toBeGreaterThan(8 * 16 * 1024);
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      turns += 1;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let samples = 0;
+    await streamInstantVector(options(answering(() => body([text]))), 'up', 1, () => (samples += 1));
+    running = false;
+    expect(samples).toBe(4000);
+    expect(turns).toBeGreaterThanOrEqual(8);
+  });
+
   it('rejects as a whole answer would be rejected: errors, partial answers, other result types, no JSON', async () => {
     const run = (...chunks: string[]) => streamInstantVector(options(answering(() => body(chunks, chunks[0]?.includes('"error"') ? 400 : 200))), 'up', 1, () => undefined);
     await expect(run(JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error' }))).rejects.toThrow(/rejected the query \(HTTP 400, bad_data: parse error\)/);
