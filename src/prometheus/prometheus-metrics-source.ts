@@ -182,7 +182,7 @@ export function queryParameters(promql: string, params: Record<string, string>, 
 export function rejectionMessage(base: string, httpStatus: number, parsed: Pick<ApiResponse, 'errorType' | 'error'>, promql: string): string {
   const reason = `HTTP ${httpStatus}, ${parsed.errorType ?? 'error'}: ${parsed.error ?? 'no detail'}`;
   if (parsed.errorType === 'timeout' || parsed.errorType === 'canceled' || /deadline ?exceeded|timed? ?out/i.test(parsed.error ?? '')) {
-    return `${base} gave up on the query (${reason}): ${promql}. Fix: raise prometheusTimeoutMs in the watcher configuration (the webhook: prometheus.timeoutMs), or the query layer's own limit (Prometheus --query.timeout, Thanos --query.timeout).`;
+    return `${base} timed out on its side and gave up on the query (${reason}): ${promql}. Fix: raise prometheusTimeoutMs in the watcher configuration (the webhook: prometheus.timeoutMs), or the query layer's own limit (Prometheus --query.timeout, Thanos --query.timeout).`;
   }
   if (STORE_FAILURE.test(parsed.error ?? '')) {
     return `${base} could not read every store behind it (${reason}): ${promql}. Without a store's series the answer cannot tell which services are missing, so it counts as none. Fix: bring the failed store back, or correct the query layer's store list.`;

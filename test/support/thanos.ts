@@ -6,6 +6,7 @@
 //   const mesh = await startThanos({ shards: [historyA, historyB] });  // beforeAll
 //   new PrometheusMetricsSource({ url: mesh.url, … })                   // Thanos Query's HTTP API
 //   await mesh.stores[1].stop();                                        // one store down: partial answers
+//   const lenient = await mesh.addQuery({ partialResponse: true });     // a second Query over the same stores
 //   await mesh.stop();                                                  // afterAll
 //
 // - Each shard is one Prometheus (its history backfilled with promtool, see
@@ -40,11 +41,26 @@ export interface ThanosShard {
   backfillFile?: string;
 }
 
-export interface ThanosOptions {
-  shards: ThanosShard[];
-  /** Thanos Query's own `--query.timeout`; default 2m, as Thanos ships. */
+export interface ThanosQueryOptions {
+  /** Thanos Query's own `--query.timeout` (a Prometheus duration, `1ms` at the least); default 2m, as Thanos ships. */
   queryTimeout?: string;
+  /**
+   * `--query.partial-response` / `--no-query.partial-response`: whether a
+   * query that names no `partial_response` answers from the stores that
+   * responded (HTTP 200 with `warnings`). Unset: Thanos's default.
+   */
+  partialResponse?: boolean;
+}
+
+export interface ThanosOptions extends ThanosQueryOptions {
+  shards: ThanosShard[];
   readyTimeoutMs?: number;
+}
+
+export interface ThanosQuery {
+  /** Thanos Query's Prometheus-compatible HTTP API, `http://127.0.0.1:PORT`. */
+  url: string;
+  process: ManagedProcess;
 }
 
 export interface ThanosStore {
@@ -61,6 +77,12 @@ export interface RunningThanos {
   url: string;
   query: ManagedProcess;
   stores: ThanosStore[];
+  /**
+   * Another `thanos query` over the same stores, with its own flags; ready
+   * once it lists every store as healthy (start it before stopping one).
+   * Stopped by stop().
+   */
+  addQuery(options: ThanosQueryOptions): Promise<ThanosQuery>;
   stop(): Promise<void>;
 }
 
@@ -90,35 +112,42 @@ export async function startThanos(options: ThanosOptions): Promise<RunningThanos
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
   const stores: ThanosStore[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'bgg-thanos-query-'));
-  let query: ManagedProcess | undefined;
+  const queries: ManagedProcess[] = [];
   const stopAll = async () => {
-    await query?.stop();
+    await Promise.all(queries.map((q) => q.stop()));
     await Promise.all(stores.map((s) => s.stop()));
     removeDir(dir);
   };
-  try {
-    for (const [i, shard] of options.shards.entries()) {
-      stores.push(await startStore(thanos, shard, String.fromCharCode(97 + i), readyTimeoutMs));
-    }
+  const addQuery = async (queryOptions: ThanosQueryOptions): Promise<ThanosQuery> => {
     const httpPort = await freePort();
     const url = `http://127.0.0.1:${httpPort}`;
-    query = ManagedProcess.start({
-      name: 'thanos query',
+    const partial = queryOptions.partialResponse;
+    const query = ManagedProcess.start({
+      name: `thanos query ${queries.length}`,
       command: thanos,
       args: [
         'query',
         `--http-address=127.0.0.1:${httpPort}`,
         `--grpc-address=127.0.0.1:${await freePort()}`,
         `--query.replica-label=${REPLICA_LABEL}`,
-        `--query.timeout=${options.queryTimeout ?? '2m'}`,
+        `--query.timeout=${queryOptions.queryTimeout ?? '2m'}`,
+        ...(partial === undefined ? [] : [partial ? '--query.partial-response' : '--no-query.partial-response']),
         ...stores.map((s) => `--endpoint-strict=${s.grpcAddress}`),
       ],
-      logPath: join(dir, 'query.log'),
+      logPath: join(dir, `query-${queries.length}.log`),
       cwd: dir,
     });
+    queries.push(query);
     await waitReady(query, url, readyTimeoutMs);
     await waitForStores(query, url, stores.length, readyTimeoutMs);
-    return { url, query, stores, stop: stopAll };
+    return { url, process: query };
+  };
+  try {
+    for (const [i, shard] of options.shards.entries()) {
+      stores.push(await startStore(thanos, shard, String.fromCharCode(97 + i), readyTimeoutMs));
+    }
+    const first = await addQuery(options);
+    return { url: first.url, query: first.process, stores, addQuery, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

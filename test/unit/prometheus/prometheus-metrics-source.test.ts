@@ -100,7 +100,7 @@ describe('PrometheusMetricsSource', () => {
   });
 
   it('reports a store that ran out of time as a timeout', async () => {
-    await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('store-slow', 1)).rejects.toThrow(/gave up on the query \(HTTP 422, execution: .*code = DeadlineExceeded.*\).*raise prometheusTimeoutMs/);
+    await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('store-slow', 1)).rejects.toThrow(/timed out on its side and gave up on the query \(HTTP 422, execution: .*code = DeadlineExceeded.*\).*raise prometheusTimeoutMs/);
   });
 
   it('still blames the template for a query the backend cannot parse', async () => {
@@ -112,7 +112,7 @@ describe('PrometheusMetricsSource', () => {
   });
 
   it('reports a server-side timeout as a timeout, with the limits to raise', async () => {
-    await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('slow', 1)).rejects.toThrow(/gave up on the query \(HTTP 503, timeout: .*\).*raise prometheusTimeoutMs/);
+    await expect(new PrometheusMetricsSource({ url: base, timeoutMs: 5000 }).instantQuery('slow', 1)).rejects.toThrow(/timed out on its side and gave up on the query \(HTTP 503, timeout: .*\).*raise prometheusTimeoutMs/);
   });
 
   it.each([
