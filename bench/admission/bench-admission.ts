@@ -311,7 +311,7 @@ async function searchMaxRate(target: Target, p: Plan, step: (t: Target, rate: nu
 }
 
 function printAdmission(r: AdmissionResults, pinnedNote: string): void {
-  print(`The webhook: node dist/cli/main.js webhook (as the image runs it), its caches holding ${Object.entries(r.objects).map(([k, n]) => `${n} ${k}`).join(', ')} (ready ${r.readyMs} ms after start). ${pinnedNote}.`);
+  print(`The webhook: node ${shippedWebhookNodeOptions().join(' ')} dist/cli/main.js webhook (as the chart runs it), its caches holding ${Object.entries(r.objects).map(([k, n]) => `${n} ${k}`).join(', ')} (ready ${r.readyMs} ms after start). ${pinnedNote}.`);
   print('Reviews: half a cutover that passes every rule, half one that fails five; latency from the intended send instant (open loop).\n');
   const rows: Array<Array<string | number>> = [];
   for (const f of r.fixed) {
