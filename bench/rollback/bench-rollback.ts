@@ -39,6 +39,8 @@ export interface RollbackRun {
   /** The watcher's mean Prometheus query time and cycle time while this run's fault was on. */
   watcherQueryMeanMs: number;
   watcherCycleMeanMs: number;
+  /** Prometheus queries per cycle over the same span. */
+  watcherQueriesPerCycle: number;
   /** Services the watcher evaluated in its last cycle, read before and after the run (the smaller). */
   watcherEvaluatedServices: number;
 }
@@ -127,6 +129,7 @@ async function oneRun(stage: Stage, scene: Scene, run: number, progress: (line: 
     trafficBackAtMs: timing.trafficBackAtMs,
     watcherQueryMeanMs: meanMs(after.querySum - before.querySum, after.queryCount - before.queryCount),
     watcherCycleMeanMs: meanMs(after.cycleSum - before.cycleSum, after.cycleCount - before.cycleCount),
+    watcherQueriesPerCycle: after.cycleCount > before.cycleCount ? (after.queryCount - before.queryCount) / (after.cycleCount - before.cycleCount) : Number.NaN,
     watcherEvaluatedServices: Math.min(before.evaluated, after.evaluated),
   };
   const c = result.conditionAtMs;
@@ -263,10 +266,12 @@ function printRuns(runs: RollbackRun[]): void {
     ['fault → traffic back on v1 (mesh simulator)', d((x) => x.faultAtMs, (x) => x.trafficBackAtMs)],
     ['watcher: mean Prometheus query during the run', runs.map((x) => x.watcherQueryMeanMs)],
     ['watcher: mean cycle during the run', runs.map((x) => x.watcherCycleMeanMs)],
+    ['watcher: Prometheus queries per cycle during the run (count, not ms)', runs.map((x) => x.watcherQueriesPerCycle)],
   ];
   print(table(['interval (ms)', 'median', 'max', 'runs'], rows.map(([name, values]) => {
     const st = stats(values);
-    return [name, ms(st.median, 0), ms(st.max, 0), st.n];
+    const digits = name.includes('queries per cycle') ? 1 : 0;
+    return [name, ms(st.median, digits), ms(st.max, digits), st.n];
   })));
 }
 
