@@ -195,6 +195,17 @@ export class Stage {
     );
   }
 
+  /**
+   * Has Prometheus scrape another source of Istio's metrics with the mesh
+   * simulators (e.g. a BulkMeshExporter for many services at once), labelled
+   * `simulated_namespace=<name>`. The caller starts and stops it.
+   */
+  addMeshTarget(name: string, target: string): void {
+    if (this.meshTargets.has(name)) throw new Error(`the stage already scrapes a mesh target named ${name}`);
+    this.meshTargets.set(name, target);
+    this.writeTargets();
+  }
+
   /** Stops the webhook (SIGTERM): the API server can no longer reach it. */
   async stopWebhook(): Promise<void> {
     await this.webhook?.process.stop();
