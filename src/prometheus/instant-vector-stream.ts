@@ -10,6 +10,7 @@
 // same errors, timeouts and partial answers (src/prometheus/prometheus-metrics-source.ts).
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { describeFailure } from '../http/fetch-failure.js';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COLON, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from '../http/json-chars.js';
 import { parseSampleValue, PrometheusQueryError, queryParameters, rejectionMessage, partialWarnings } from './prometheus-metrics-source.js';
 
 export interface InstantVectorStreamOptions {
@@ -98,14 +99,6 @@ export async function streamInstantVector(options: InstantVectorStreamOptions, p
   }
   return { samples, bytes };
 }
-
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
 
 /**
  * Splits a Prometheus API answer, fed in pieces, into the elements of

@@ -2,6 +2,7 @@
 // walks the parsed value. V8's JSON.parse is iterative, but much that follows
 // (JSON.stringify in a message, structural comparisons of routes) recurses, so
 // nesting is refused here, by a loop over the raw bytes, long before the stack.
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from '../http/json-chars.js';
 
 /**
  * Deepest nesting of arrays and objects accepted in an AdmissionReview. A
@@ -12,12 +13,6 @@
  */
 export const MAX_JSON_DEPTH = 100;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_ARRAY = 0x5b;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_ARRAY = 0x5d;
-const CLOSE_OBJECT = 0x7d;
 
 /**
  * Whether JSON text nests arrays/objects deeper than `maxDepth`. Brackets
